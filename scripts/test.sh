@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Command 2 of the README: the whole test suite, on SQLite and on a throwaway PostgreSQL.
+# Installs what it needs (Debian's postgresql, the ONNX Runtime library) idempotently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing postgresql (Debian package)…"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+fi
+scripts/install-onnxruntime.sh
+
+# A throwaway PostgreSQL on loopback, in a temp dir, stopped on exit.
+PGBIN=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+PGTMP=$(mktemp -d /tmp/trustline-pg.XXXXXX)
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RUNAS=()
+if [ "$(id -u)" = 0 ]; then chown postgres "$PGTMP"; RUNAS=(runuser -u postgres --); fi
+stop_pg() {
+  "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PGTMP"
+}
+trap stop_pg EXIT
+"${RUNAS[@]}" "$PGBIN/initdb" -D "$PGTMP/data" -A trust -U postgres >/dev/null
+"${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/log" -w \
+  -o "-k $PGTMP -p $PGPORT -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >/dev/null
+export TRUSTLINE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:${PGPORT}/postgres"
+echo "throwaway PostgreSQL on 127.0.0.1:${PGPORT}"
+
+cargo test --locked "$@"

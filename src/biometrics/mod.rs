@@ -1,0 +1,3 @@
+//! Passive biometrics: models, and (in their own modules) voice and keystroke scoring.
+
+pub mod models;

@@ -1,0 +1,245 @@
+//! The `trustline` command line: thin wrappers around the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    AppState,
+    biometrics::models::{LoadOptions, ModelRegistry},
+    config::Settings,
+    store::{ConnectOptions, Db},
+    tenants::{Scope, Sector, TenantId, service},
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trustline",
+    version,
+    about = "Passive, consent-first customer recognition"
+)]
+pub struct Cli {
+    /// TOML configuration file (also TRUSTLINE_CONFIG); TRUSTLINE_* variables override it.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (migrates, verifies models, prints a demo key on a fresh database).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate configuration and print it (secrets redacted).
+    CheckConfig,
+    /// Verify every model's sha256 and load it into ONNX Runtime.
+    CheckModels,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage platform API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// finance, health, retail or default
+        #[arg(long)]
+        sector: String,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Issue an API key; the key is printed once and cannot be shown again.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// Comma-separated: sessions, consent, enrol, audit
+        #[arg(long)]
+        scopes: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List a tenant's keys (ids, scopes, state; never secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a key at once.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        key_id: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    crate::telemetry::init_logging(settings.log_format);
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = connect(&settings).await?;
+            db.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::CheckConfig => {
+            println!("{settings:#?}");
+            println!("configuration is valid");
+            Ok(())
+        }
+        Command::CheckModels => {
+            let registry = tokio::task::spawn_blocking(move || {
+                ModelRegistry::load(
+                    &settings.onnxruntime_library,
+                    &settings.models_dir,
+                    LoadOptions {
+                        sessions_per_model: 1,
+                        intra_threads: 1,
+                    },
+                )
+            })
+            .await??;
+            for (id, version) in registry.summary() {
+                println!("ok  {id} {version}");
+            }
+            println!("{} models verified and loaded", registry.len());
+            Ok(())
+        }
+        Command::Tenant(cmd) => {
+            let db = connect_migrated(&settings).await?;
+            match cmd {
+                TenantCommand::Create { id, name, sector } => {
+                    let sector: Sector = sector.parse()?;
+                    let tenant = service::create_tenant(&db, &id, &name, sector).await?;
+                    println!("created tenant {} ({})", tenant.tenant_id, tenant.sector);
+                }
+                TenantCommand::List => {
+                    for t in crate::store::tenants::list(&db).await? {
+                        println!("{}\t{}\t{}", t.tenant_id, t.sector, t.name);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Key(cmd) => {
+            let db = connect_migrated(&settings).await?;
+            match cmd {
+                KeyCommand::Create {
+                    tenant,
+                    scopes,
+                    label,
+                } => {
+                    let tenant: TenantId = tenant.parse()?;
+                    let scopes = Scope::parse_list(&scopes)?;
+                    let (key_id, key) = service::issue_key(&db, &tenant, &scopes, &label).await?;
+                    println!("key id: {key_id}");
+                    println!("API key (shown once, store it now): {}", key.as_str());
+                }
+                KeyCommand::List { tenant } => {
+                    let tenant: TenantId = tenant.parse()?;
+                    for k in crate::store::api_keys::list(&db, &tenant).await? {
+                        let state = if k.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            k.key_id,
+                            state,
+                            Scope::join(&k.scopes),
+                            k.label
+                        );
+                    }
+                }
+                KeyCommand::Revoke { tenant, key_id } => {
+                    let tenant: TenantId = tenant.parse()?;
+                    if service::revoke_key(&db, &tenant, &key_id).await? {
+                        println!("revoked {key_id}");
+                    } else {
+                        anyhow::bail!("no active key {key_id} for tenant {tenant}");
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    Ok(Db::connect(
+        settings.database_url.expose(),
+        ConnectOptions {
+            max_connections: 4,
+            attempts: settings.database_connect_attempts,
+            ..ConnectOptions::default()
+        },
+    )
+    .await?)
+}
+
+async fn connect_migrated(settings: &Settings) -> anyhow::Result<Db> {
+    let db = connect(settings).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listen = settings.listen;
+    let state = AppState::build(settings).await?;
+    if let Some(key) = service::ensure_demo_tenant(&state.db).await? {
+        // Printed to stdout once, never logged.
+        println!("demo tenant `demo` (retail) created; its API key, shown once:");
+        println!("  {}", key.as_str());
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        models = state.models.len(),
+        backend = ?state.db.backend,
+        "trustline listening"
+    );
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// SIGTERM (orchestrators) or Ctrl-C: stop accepting, finish in-flight requests, exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,4 @@
+//! Cryptography the service owns: envelope encryption of biometric templates and the master key.
+
+pub mod envelope;
+pub mod master;

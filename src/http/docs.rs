@@ -1,0 +1,48 @@
+//! The OpenAPI document and its browsable page (Swagger UI, vendored into the binary).
+
+use axum::Router;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "trustline", description = "Passive, consent-first customer recognition for contact centres."),
+    paths(
+        super::health::healthz,
+        super::health::readyz,
+        super::customers::whoami,
+        super::customers::put_customer,
+        super::customers::get_customer,
+        super::customers::delete_customer,
+    ),
+    components(schemas(super::problem::Problem)),
+    modifiers(&ApiKeyScheme),
+    tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"))
+)]
+pub struct ApiDoc;
+
+struct ApiKeyScheme;
+
+impl Modify for ApiKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tlk_<id>_<secret>")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+}

@@ -1,0 +1,94 @@
+//! trustline: passive, consent-first customer recognition for contact centres.
+//!
+//! The library exposes [`app`] (the whole HTTP service as an axum `Router`) and [`AppState`],
+//! so tests drive the real router in-process; `main.rs` only parses the command line.
+
+pub mod biometrics;
+pub mod cli;
+pub mod config;
+pub mod consent;
+pub mod crypto;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;
+
+use std::sync::Arc;
+
+pub use http::app;
+
+use biometrics::models::{LoadOptions, ModelError, ModelRegistry};
+use config::Settings;
+use crypto::envelope::MasterKey;
+use store::{ConnectOptions, Db, StoreError};
+
+/// Everything a request handler may touch. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub models: Arc<ModelRegistry>,
+    pub master_key: Arc<MasterKey>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Models(#[from] ModelError),
+    #[error("master key: {0}")]
+    MasterKey(String),
+}
+
+impl AppState {
+    /// Connect (with retries), migrate, verify and load models, load the master key.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_models(settings, None).await
+    }
+
+    /// As [`AppState::build`], reusing an already loaded registry (tests share one: loading
+    /// every model per test would dominate the suite's time).
+    pub async fn build_with_models(
+        settings: Settings,
+        models: Option<Arc<ModelRegistry>>,
+    ) -> Result<Self, StartupError> {
+        let db = Db::connect(
+            settings.database_url.expose(),
+            ConnectOptions {
+                max_connections: settings.database_max_connections,
+                attempts: settings.database_connect_attempts,
+                ..ConnectOptions::default()
+            },
+        )
+        .await?;
+        db.migrate().await?;
+        let models = match models {
+            Some(models) => models,
+            None => Arc::new(load_models(&settings).await?),
+        };
+        let master_key =
+            crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            models,
+            master_key: Arc::new(master_key),
+            metrics: telemetry::metrics_handle(),
+        })
+    }
+}
+
+/// Model loading reads and hashes files and builds sessions: blocking work, off the runtime.
+pub async fn load_models(settings: &Settings) -> Result<ModelRegistry, ModelError> {
+    let library = settings.onnxruntime_library.clone();
+    let dir = settings.models_dir.clone();
+    tokio::task::spawn_blocking(move || ModelRegistry::load(&library, &dir, LoadOptions::default()))
+        .await
+        .map_err(|e| ModelError::Load {
+            id: "*".into(),
+            path: settings.models_dir.clone(),
+            reason: e.to_string(),
+        })?
+}
