@@ -9,6 +9,7 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod http;
+pub mod ledger;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
@@ -19,7 +20,8 @@ pub use http::app;
 
 use biometrics::models::{LoadOptions, ModelError, ModelRegistry};
 use config::Settings;
-use crypto::envelope::MasterKey;
+use crypto::{envelope::MasterKey, signing::Signer};
+use ledger::Ledger;
 use store::{ConnectOptions, Db, StoreError};
 
 /// Everything a request handler may touch. Cheap to clone.
@@ -29,6 +31,11 @@ pub struct AppState {
     pub db: Db,
     pub models: Arc<ModelRegistry>,
     pub master_key: Arc<MasterKey>,
+    pub signer: Arc<Signer>,
+    /// The per-tenant tamper-evident log (one writer task per process, group commit).
+    pub ledger: Arc<Ledger>,
+    /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
+    pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -40,6 +47,8 @@ pub enum StartupError {
     Models(#[from] ModelError),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error("consent policies: {0}")]
+    Consent(#[from] consent::catalogue::CatalogueError),
 }
 
 impl AppState {
@@ -70,11 +79,18 @@ impl AppState {
         };
         let master_key =
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
+        let signer =
+            Arc::new(Signer::ephemeral().map_err(|e| StartupError::MasterKey(e.to_string()))?);
+        let ledger = Ledger::start(db.clone(), signer.clone());
+        let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
         Ok(Self {
             settings: Arc::new(settings),
             db,
             models,
             master_key: Arc::new(master_key),
+            signer,
+            ledger,
+            consents,
             metrics: telemetry::metrics_handle(),
         })
     }

@@ -1,5 +1,6 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
+pub mod consent;
 pub mod customers;
 pub mod docs;
 pub mod extract;
@@ -34,7 +35,9 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.request_body_limit_bytes;
     let timeout = state.settings.request_timeout;
 
-    let platform = Router::new().merge(customers::router());
+    let platform = Router::new()
+        .merge(customers::router())
+        .merge(consent::router());
 
     Router::new()
         .merge(health::router())
