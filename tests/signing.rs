@@ -86,8 +86,7 @@ both_backends!(
         let wrong = trustline::crypto::envelope::MasterKey::from_bytes(&[9u8; 32]).unwrap();
         let err = Signer::load(&app.state.db, &wrong)
             .await
-            .err()
-            .expect("cannot open");
+            .expect_err("cannot open");
         assert!(err.to_string().contains("does not open"), "{err}");
     }
 );
