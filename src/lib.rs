@@ -20,7 +20,10 @@ pub use http::app;
 
 use biometrics::models::{LoadOptions, ModelError, ModelRegistry};
 use config::Settings;
-use crypto::{envelope::MasterKey, signing::Signer};
+use crypto::{
+    envelope::MasterKey,
+    signing::{Signer, SigningError},
+};
 use ledger::Ledger;
 use store::{ConnectOptions, Db, StoreError};
 
@@ -49,6 +52,8 @@ pub enum StartupError {
     MasterKey(String),
     #[error("consent policies: {0}")]
     Consent(#[from] consent::catalogue::CatalogueError),
+    #[error(transparent)]
+    Signing(#[from] SigningError),
 }
 
 impl AppState {
@@ -79,8 +84,8 @@ impl AppState {
         };
         let master_key =
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
-        let signer =
-            Arc::new(Signer::ephemeral().map_err(|e| StartupError::MasterKey(e.to_string()))?);
+        let signer = Signer::load(&db, &master_key).await?;
+        let signer = Arc::new(signer);
         let ledger = Ledger::start(db.clone(), signer.clone());
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
         Ok(Self {
