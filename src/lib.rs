@@ -9,6 +9,8 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod http;
+pub mod policy;
+pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
@@ -29,6 +31,8 @@ pub struct AppState {
     pub db: Db,
     pub models: Arc<ModelRegistry>,
     pub master_key: Arc<MasterKey>,
+    /// Sector policies and tenant tightenings, validated at start-up.
+    pub policies: Arc<policy::PolicySet>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -40,6 +44,8 @@ pub enum StartupError {
     Models(#[from] ModelError),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error("policies: {0}")]
+    Policy(#[from] policy::PolicyError),
 }
 
 impl AppState {
@@ -54,6 +60,8 @@ impl AppState {
         settings: Settings,
         models: Option<Arc<ModelRegistry>>,
     ) -> Result<Self, StartupError> {
+        // Policies first: a bad policy file should fail start-up before anything else happens.
+        let policies = policy::PolicySet::load_dir(&settings.policies_dir)?;
         let db = Db::connect(
             settings.database_url.expose(),
             ConnectOptions {
@@ -75,6 +83,7 @@ impl AppState {
             db,
             models,
             master_key: Arc::new(master_key),
+            policies: Arc::new(policies),
             metrics: telemetry::metrics_handle(),
         })
     }
