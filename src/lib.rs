@@ -21,7 +21,10 @@ pub use http::app;
 
 use biometrics::models::{LoadOptions, ModelError, ModelRegistry};
 use config::Settings;
-use crypto::envelope::MasterKey;
+use crypto::{
+    envelope::MasterKey,
+    signing::{Signer, SigningError},
+};
 use store::{ConnectOptions, Db, StoreError};
 
 /// Everything a request handler may touch. Cheap to clone.
@@ -33,6 +36,7 @@ pub struct AppState {
     pub master_key: Arc<MasterKey>,
     /// Sector policies and tenant tightenings, validated at start-up.
     pub policies: Arc<policy::PolicySet>,
+    pub signer: Arc<Signer>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -46,6 +50,8 @@ pub enum StartupError {
     MasterKey(String),
     #[error("policies: {0}")]
     Policy(#[from] policy::PolicyError),
+    #[error(transparent)]
+    Signing(#[from] SigningError),
 }
 
 impl AppState {
@@ -78,12 +84,14 @@ impl AppState {
         };
         let master_key =
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
+        let signer = Signer::load(&db, &master_key).await?;
         Ok(Self {
             settings: Arc::new(settings),
             db,
             models,
             master_key: Arc::new(master_key),
             policies: Arc::new(policies),
+            signer: Arc::new(signer),
             metrics: telemetry::metrics_handle(),
         })
     }
