@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod consent;
 pub mod crypto;
+pub mod factors;
 pub mod http;
 pub mod policy;
 pub mod sessions;
@@ -37,6 +38,8 @@ pub struct AppState {
     /// Sector policies and tenant tightenings, validated at start-up.
     pub policies: Arc<policy::PolicySet>,
     pub signer: Arc<Signer>,
+    /// Biometric scorers by modality (registered by the voice and keystroke services).
+    pub scorers: Arc<sessions::ScorerRegistry>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -92,6 +95,7 @@ impl AppState {
             master_key: Arc::new(master_key),
             policies: Arc::new(policies),
             signer: Arc::new(signer),
+            scorers: Arc::new(sessions::ScorerRegistry::default()),
             metrics: telemetry::metrics_handle(),
         })
     }

@@ -5,6 +5,7 @@ pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod problem;
+pub mod sessions;
 pub mod wellknown;
 
 use std::time::{Duration, Instant};
@@ -35,12 +36,15 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.request_body_limit_bytes;
     let timeout = state.settings.request_timeout;
 
-    let platform = Router::new().merge(customers::router());
+    let platform = Router::new()
+        .merge(customers::router())
+        .merge(sessions::router());
 
     Router::new()
         .merge(health::router())
         .merge(docs::router())
         .merge(wellknown::router())
+        .merge(sessions::well_known())
         .nest("/v1", platform)
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })

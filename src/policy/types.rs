@@ -243,3 +243,9 @@ pub enum Fusion {
     /// max_fmr of the modalities presented.
     ProductOfFmr,
 }
+
+impl fmt::Display for FactorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -7,6 +7,8 @@
 
 pub mod api_keys;
 pub mod customers;
+pub mod factors;
+pub mod sessions;
 pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
