@@ -10,6 +10,7 @@ pub mod consent;
 pub mod crypto;
 pub mod factors;
 pub mod http;
+pub mod ledger;
 pub mod policy;
 pub mod sessions;
 pub mod store;
@@ -26,6 +27,7 @@ use crypto::{
     envelope::MasterKey,
     signing::{Signer, SigningError},
 };
+use ledger::Ledger;
 use store::{ConnectOptions, Db, StoreError};
 
 /// Everything a request handler may touch. Cheap to clone.
@@ -40,6 +42,10 @@ pub struct AppState {
     pub signer: Arc<Signer>,
     /// Biometric scorers by modality (registered by the voice and keystroke services).
     pub scorers: Arc<sessions::ScorerRegistry>,
+    /// The per-tenant tamper-evident log (one writer task per process, group commit).
+    pub ledger: Arc<Ledger>,
+    /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
+    pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -53,6 +59,8 @@ pub enum StartupError {
     MasterKey(String),
     #[error("policies: {0}")]
     Policy(#[from] policy::PolicyError),
+    #[error("consent policies: {0}")]
+    Consent(#[from] consent::catalogue::CatalogueError),
     #[error(transparent)]
     Signing(#[from] SigningError),
 }
@@ -88,14 +96,19 @@ impl AppState {
         let master_key =
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
         let signer = Signer::load(&db, &master_key).await?;
+        let signer = Arc::new(signer);
+        let ledger = Ledger::start(db.clone(), signer.clone());
+        let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
         Ok(Self {
             settings: Arc::new(settings),
             db,
             models,
             master_key: Arc::new(master_key),
             policies: Arc::new(policies),
-            signer: Arc::new(signer),
             scorers: Arc::new(sessions::ScorerRegistry::default()),
+            signer,
+            ledger,
+            consents,
             metrics: telemetry::metrics_handle(),
         })
     }

@@ -264,6 +264,38 @@ both_backends!(
         let again = json_of(app.get(&format!("/v1/sessions/{sid}"), &bank).await, 200).await;
         assert_eq!(again["decision"], v["decision"]);
 
+        // audit: every decision and factor attempt is in the tenant's ledger, without the code
+        let rows = sqlx::query(
+            "SELECT kind, session_id, body FROM ledger_entries WHERE tenant_id = $1 ORDER BY idx",
+        )
+        .bind("bank")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+        use sqlx::Row as _;
+        let kinds: Vec<String> = rows.iter().map(|r| r.get::<String, _>("kind")).collect();
+        assert!(
+            kinds.iter().filter(|k| *k == "decision").count() >= 2,
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "factor_attempt").count(),
+            2,
+            "success + replay: {kinds:?}"
+        );
+        let bodies: Vec<String> = rows.iter().map(|r| r.get::<String, _>("body")).collect();
+        assert!(bodies.iter().any(|b| b.contains("\"replayed\"")));
+        assert!(
+            bodies.iter().any(
+                |b| b.contains("\"multi_factor\"") && b.contains(&sid) || b.contains("finance")
+            )
+        );
+        let code = now_code(&secret);
+        assert!(
+            bodies.iter().all(|b| !b.contains(&code)),
+            "no code in the log"
+        );
+
         // discovery and JWKS
         let disco: Value = app
             .client

@@ -1,5 +1,6 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
+pub mod consent;
 pub mod customers;
 pub mod docs;
 pub mod extract;
@@ -38,7 +39,8 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
-        .merge(sessions::router());
+        .merge(sessions::router())
+        .merge(consent::router());
 
     Router::new()
         .merge(health::router())

@@ -1,33 +1,45 @@
 //! Audit events for decisions and factor attempts: the one place sessions write to the log.
 //!
 //! Bodies hold ids, outcomes, scores, model and policy versions; never codes, PINs, samples or
-//! templates. Until the tamper-evident ledger (branch `consent`) is merged, events are emitted
-//! as structured log lines only; `append` is then the single call to switch over.
+//! templates. Events go to the per-tenant tamper-evident ledger (`AppState.ledger`); the call
+//! returns only once the entry is durably committed (the ledger's group commit), so a decision
+//! is acknowledged to the platform only after its audit event is on disk.
 
 use serde_json::{Value, json};
 
 use super::{SessionError, engine::Decision};
 use crate::{
     AppState,
+    ledger::LedgerEvent,
     policy::FactorKind,
     tenants::{CustomerRef, TenantId},
 };
 
 async fn append(
-    _state: &AppState,
+    state: &AppState,
     tenant: &TenantId,
-    _customer: &CustomerRef,
+    customer: &CustomerRef,
     session_id: &str,
     kind: &'static str,
     body: Value,
 ) -> Result<(), SessionError> {
-    tracing::info!(
-        target: "trustline::audit",
-        tenant = %tenant,
+    let event = LedgerEvent {
+        kind: kind.to_string(),
+        // Kept beside the entry, outside the hashed bytes (erasure keeps verification).
+        customer: Some(customer.clone()),
+        session_id: Some(session_id.to_string()),
+        body,
+    };
+    let receipt = state
+        .ledger
+        .append(tenant, event)
+        .await
+        .map_err(|e| SessionError::Internal(format!("audit append failed: {e}")))?;
+    tracing::debug!(
         session_id,
         kind,
-        body = %body,
-        "audit event"
+        index = receipt.index,
+        "audit event committed"
     );
     Ok(())
 }
