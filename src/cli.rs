@@ -408,6 +408,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
         }
     });
+    // Deliver one-time codes to tenants' webhooks (outbox; retries with backoff).
+    crate::factors::outbox::spawn_worker(state.db.clone(), Default::default());
     axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
