@@ -43,6 +43,12 @@ pub enum Command {
     /// Manage platform API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Measure accuracy on a corpus.
+    #[command(subcommand)]
+    Eval(crate::eval::EvalCommand),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(crate::eval::BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +126,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("{} models verified and loaded", registry.len());
             Ok(())
+        }
+        Command::Eval(crate::eval::EvalCommand::Voice {
+            corpus,
+            telephone,
+            det,
+        }) => {
+            tokio::task::spawn_blocking(move || {
+                crate::eval::voice::run(&settings, &corpus, telephone, det)
+            })
+            .await?
+        }
+        Command::Bench(crate::eval::BenchCommand::Voice {
+            seconds,
+            iterations,
+        }) => {
+            tokio::task::spawn_blocking(move || {
+                crate::eval::bench::run(&settings, seconds, iterations)
+            })
+            .await?
         }
         Command::Tenant(cmd) => {
             let db = connect_migrated(&settings).await?;
