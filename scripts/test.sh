@@ -27,7 +27,7 @@ trap stop_pg EXIT
 "${RUNAS[@]}" "$PGBIN/initdb" -D "$PGTMP/data" -A trust -U postgres >/dev/null
 "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/log" -w \
   -o "-k $PGTMP -p $PGPORT -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >/dev/null
-export TRUSTLINE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:${PGPORT}/postgres"
+export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:${PGPORT}/postgres"
 echo "throwaway PostgreSQL on 127.0.0.1:${PGPORT}"
 
 cargo test --locked "$@"
