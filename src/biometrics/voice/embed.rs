@@ -177,11 +177,7 @@ pub fn analyse(
         (true, Ok(model)) => Some(model.run(|s| antispoof::bona_fide_score(s, samples))?),
         _ => None,
     };
-    let fingerprint = replay::Fingerprint::of(
-        &front.fbank.compute(samples),
-        front.fbank.num_bins(),
-        samples,
-    );
+    let fingerprint = replay::Fingerprint::of(&front.fbank, samples);
     Ok(UtteranceAnalysis {
         campplus,
         ge2e,
