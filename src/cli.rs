@@ -40,9 +40,27 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Measure the shipped models on a corpus (EER, FNMR at FMR 1 %, DET curve PNG).
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Manage platform API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Keystroke models: `--cmu FILE` (CMU password CSV, plain or .gz) and/or `--freetext DIR`
+    /// (a folder laid out like aalto136m_subset). The last output line is a JSON summary.
+    Keystroke {
+        #[arg(long)]
+        cmu: Option<PathBuf>,
+        #[arg(long)]
+        freetext: Option<PathBuf>,
+        /// Where the DET curve PNGs go.
+        #[arg(long, default_value = "docs")]
+        out_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +137,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("ok  {id} {version}");
             }
             println!("{} models verified and loaded", registry.len());
+            Ok(())
+        }
+        Command::Eval(EvalCommand::Keystroke {
+            cmu,
+            freetext,
+            out_dir,
+        }) => {
+            if cmu.is_none() && freetext.is_none() {
+                anyhow::bail!("give --cmu FILE and/or --freetext DIR");
+            }
+            let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<serde_json::Value> {
+                let registry = ModelRegistry::load(
+                    &settings.onnxruntime_library,
+                    &settings.models_dir,
+                    LoadOptions {
+                        sessions_per_model: 1,
+                        intra_threads: 1,
+                    },
+                )?;
+                let mut parts = Vec::new();
+                if let Some(file) = cmu {
+                    parts.push(crate::eval::keystroke::eval_cmu(&registry, &file, &out_dir)?);
+                }
+                if let Some(dir) = freetext {
+                    parts.push(crate::eval::keystroke::eval_freetext(&registry, &dir, &out_dir)?);
+                }
+                Ok(if parts.len() == 1 {
+                    parts.remove(0)
+                } else {
+                    serde_json::json!({"eer": parts[0]["eer"], "cmu": parts[0], "freetext": parts[1]})
+                })
+            })
+            .await??;
+            println!("{summary}");
             Ok(())
         }
         Command::Tenant(cmd) => {

@@ -4,6 +4,7 @@ pub mod customers;
 pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod keystroke;
 pub mod problem;
 
 use std::time::{Duration, Instant};
@@ -34,7 +35,9 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.request_body_limit_bytes;
     let timeout = state.settings.request_timeout;
 
-    let platform = Router::new().merge(customers::router());
+    let platform = Router::new()
+        .merge(customers::router())
+        .merge(keystroke::router());
 
     Router::new()
         .merge(health::router())

@@ -1,0 +1,4 @@
+//! `trustline eval …`: corpora, protocols, EER/DET, plots.
+
+pub mod keystroke;
+pub mod metrics;
