@@ -79,6 +79,10 @@ clamp_ms = 5000
 key_classes = {toml_list(CLASSES)}
 min_keystrokes_verify = 50
 min_keystrokes_enrol = 250
+training_data_sha256 = "5f7631a159a2d9fa8e2d3589d3f0364e02333302fa45141be66203d3bc282545"
+not_evaluated_rule = "first byte of sha256('aalto:' + participant_id) < 205 (training and calibration users)"
+not_evaluated_hash_prefix = "aalto:"
+not_evaluated_first_byte_below = 205
 score_normalisation = "symmetric top-{fr['topk']} against {len(fr['cohort_users'])} training-user windows, inside the graph"
 [models.thresholds]
 score_at_fmr_1e-2 = {score_at(frc['points'], 0.01)}

@@ -369,7 +369,12 @@ pub fn widget_segments(events: &[(i64, i64, KeyClass)]) -> Vec<Vec<KeyEvent>> {
 }
 
 /// Users of a folder laid out like `aalto136m_subset`, each a list of widget segments.
-fn read_freetext(dir: &Path) -> anyhow::Result<BTreeMap<i64, Vec<Vec<KeyEvent>>>> {
+/// Also returns the uncompressed keystrokes file (to recognise the training corpus).
+#[allow(
+    clippy::type_complexity,
+    reason = "a private reader: users and the raw bytes"
+)]
+fn read_freetext(dir: &Path) -> anyhow::Result<(BTreeMap<i64, Vec<Vec<KeyEvent>>>, Vec<u8>)> {
     let gz = dir.join("keystrokes.csv.gz");
     let path: PathBuf = if gz.exists() {
         gz
@@ -425,7 +430,21 @@ fn read_freetext(dir: &Path) -> anyhow::Result<BTreeMap<i64, Vec<Vec<KeyEvent>>>
         section.push((press, press + int(ch)?, KeyClass::from_js_keycode(code)));
     }
     flush(&mut users, key, &mut section);
-    Ok(users)
+    drop(reader);
+    Ok((users, data))
+}
+
+/// Users of the corpus the shipped free-text model was trained and calibrated on (recognised by
+/// the sha256 of the uncompressed keystrokes file) are left out by the rule in its manifest entry.
+fn not_evaluated(model: &LoadedModel, data: &[u8]) -> Option<(String, u8)> {
+    let f = &model.entry.features;
+    let same = f
+        .get("training_data_sha256")
+        .and_then(|v| v.as_str())
+        .is_some_and(|h| h.eq_ignore_ascii_case(&sha256_hex(data)));
+    let prefix = f.get("not_evaluated_hash_prefix")?.as_str()?.to_string();
+    let below = u8::try_from(f.get("not_evaluated_first_byte_below")?.as_integer()?).ok()?;
+    same.then_some((prefix, below))
 }
 
 pub fn eval_freetext(
@@ -436,7 +455,17 @@ pub fn eval_freetext(
     let model = registry
         .for_task(ModelTask::KeystrokeFree)
         .ok_or_else(|| anyhow!("no keystroke_free model in the manifest"))?;
-    let users = read_freetext(dir)?;
+    let (mut users, raw) = read_freetext(dir)?;
+    let total_users = users.len();
+    if let Some((prefix, below)) = not_evaluated(model, &raw) {
+        users.retain(|id, _| {
+            let digest =
+                ring::digest::digest(&ring::digest::SHA256, format!("{prefix}{id}").as_bytes());
+            digest.as_ref()[0] >= below
+        });
+    }
+    drop(raw);
+    let excluded = total_users - users.len();
     const ENROL: usize = 5;
     // Embed every window of every user (zero template: only the embeddings are used).
     let mut windows: Vec<(i64, FreeTextWindows)> = Vec::new();
@@ -506,9 +535,10 @@ pub fn eval_freetext(
     let global = eer(&genuine, &impostor);
     let fnmr1 = fnmr_at_fmr(&genuine, &impostor, 0.01);
     println!(
-        "free text {}: {} users, {} windows of {FREE_WINDOW} keystrokes, {} segments refused by validation (model {} {})",
+        "free text {}: {} users evaluated ({} training/calibration users of the shipped model left out), {} windows of {FREE_WINDOW} keystrokes, {} segments refused by validation (model {} {})",
         dir.display(),
         windows.len(),
+        excluded,
         windows.iter().map(|(_, w)| w.count).sum::<usize>(),
         rejected,
         model.entry.id,
@@ -534,6 +564,7 @@ pub fn eval_freetext(
         "eer_user_sd": sd,
         "fnmr_at_fmr_1pct": fnmr1,
         "users": windows.len(),
+        "excluded_training_users": excluded,
         "genuine": genuine.len(),
         "impostor": impostor.len(),
         "segments_refused": rejected,

@@ -139,7 +139,7 @@ pub fn score_batch(
     template: &FixedTextTemplate,
 ) -> Result<Vec<f32>, KeystrokeError> {
     let f = 3 * template.keys() - 2;
-    if f == 0 || samples.len() % f != 0 {
+    if f == 0 || !samples.len().is_multiple_of(f) {
         return Err(KeystrokeError::Model(
             "sample length does not match the template".into(),
         ));

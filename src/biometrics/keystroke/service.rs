@@ -329,9 +329,17 @@ pub async fn verify(
     customer: &CustomerRef,
     evidence: KeystrokeEvidence,
 ) -> Result<VerifyOutcome, KeystrokeServiceError> {
+    // Bad input is refused before anything is looked up (and whether or not the customer is
+    // enrolled, so a refusal reveals nothing about enrolment).
     let (modality, task) = match &evidence {
-        KeystrokeEvidence::Fixed(_) => (MODALITY_FIXED, ModelTask::KeystrokeFixed),
-        KeystrokeEvidence::Free(_) => (MODALITY_FREE, ModelTask::KeystrokeFree),
+        KeystrokeEvidence::Fixed(events) => {
+            super::parse_events(events)?;
+            (MODALITY_FIXED, ModelTask::KeystrokeFixed)
+        }
+        KeystrokeEvidence::Free(segments) => {
+            free::parse_verification(segments)?;
+            (MODALITY_FREE, ModelTask::KeystrokeFree)
+        }
     };
     let Some(plain) = load_template(state, tenant, customer, modality).await? else {
         return Ok(VerifyOutcome::NotEnrolled);
