@@ -6,6 +6,7 @@ pub mod extract;
 pub mod health;
 pub mod keystroke;
 pub mod problem;
+pub mod wellknown;
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(docs::router())
+        .merge(wellknown::router())
         .nest("/v1", platform)
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })

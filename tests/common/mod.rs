@@ -26,8 +26,8 @@ pub struct TestApp {
 /// URL of the throwaway PostgreSQL server. Absent only when someone runs `cargo test` by hand
 /// without `scripts/test.sh`: then PostgreSQL tests fail loudly rather than pass unseen.
 pub fn postgres_server_url() -> String {
-    std::env::var("TRUSTLINE_TEST_POSTGRES_URL")
-        .expect("TRUSTLINE_TEST_POSTGRES_URL is unset: run the suite with scripts/test.sh")
+    std::env::var("TEST_POSTGRES_URL")
+        .expect("TEST_POSTGRES_URL is unset: run the suite with scripts/test.sh")
 }
 
 async fn fresh_postgres_database() -> String {
