@@ -21,7 +21,8 @@ from metrics import eer, fnmr_at_fmr  # noqa: E402
 
 torch.set_num_threads(1)
 SEEDS = [0, 1, 2]
-EPOCHS = 40
+EPOCHS = int(os.environ.get("EPOCHS", 40))
+ENROL_SIZES = [int(v) for v in os.environ.get("ENROL_SIZES", "5,10,10,20,50,200").split(",")]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 subj, sess, rep, H, DD = load_cmu()
@@ -39,7 +40,7 @@ def batches(subjects, rng, nb=64):
     for _ in range(nb):
         s = subjects[rng.integers(len(subjects))]
         ii = idx[s]
-        n = int(rng.choice([5, 10, 10, 20, 50, 200]))
+        n = int(rng.choice(ENROL_SIZES))
         st = int(rng.integers(0, 200 - n + 1)) if n < 200 else 0
         e = X[ii[st:st + n]]
         lo = 200 if rng.random() < 0.5 else st + n
@@ -139,7 +140,7 @@ def main(mode):
     out = os.path.join(HERE, "fixed_text.onnx")
     export(model, out)
     diff = verify(model, out)
-    summary = {"seeds": SEEDS, "epochs": EPOCHS, "train_subjects": TRAIN, "heldout_subjects": HELD,
+    summary = {"seeds": SEEDS, "epochs": EPOCHS, "enrol_sizes": ENROL_SIZES, "train_subjects": TRAIN, "heldout_subjects": HELD,
                "results_heldout": results, "onnx_max_abs_diff": diff, "seconds": time.time() - t0}
     with open(os.path.join(HERE, "fixed_text_training.json"), "w") as f:
         json.dump(summary, f, indent=1)
