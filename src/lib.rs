@@ -9,7 +9,11 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod eval;
+pub mod factors;
 pub mod http;
+pub mod ledger;
+pub mod policy;
+pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
@@ -24,6 +28,7 @@ use crypto::{
     envelope::MasterKey,
     signing::{Signer, SigningError},
 };
+use ledger::Ledger;
 use store::{ConnectOptions, Db, StoreError};
 
 /// Everything a request handler may touch. Cheap to clone.
@@ -33,7 +38,15 @@ pub struct AppState {
     pub db: Db,
     pub models: Arc<ModelRegistry>,
     pub master_key: Arc<MasterKey>,
+    /// Sector policies and tenant tightenings, validated at start-up.
+    pub policies: Arc<policy::PolicySet>,
     pub signer: Arc<Signer>,
+    /// Biometric scorers by modality (registered by the voice and keystroke services).
+    pub scorers: Arc<sessions::ScorerRegistry>,
+    /// The per-tenant tamper-evident log (one writer task per process, group commit).
+    pub ledger: Arc<Ledger>,
+    /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
+    pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -45,6 +58,10 @@ pub enum StartupError {
     Models(#[from] ModelError),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error("policies: {0}")]
+    Policy(#[from] policy::PolicyError),
+    #[error("consent policies: {0}")]
+    Consent(#[from] consent::catalogue::CatalogueError),
     #[error(transparent)]
     Signing(#[from] SigningError),
 }
@@ -61,6 +78,8 @@ impl AppState {
         settings: Settings,
         models: Option<Arc<ModelRegistry>>,
     ) -> Result<Self, StartupError> {
+        // Policies first: a bad policy file should fail start-up before anything else happens.
+        let policies = policy::PolicySet::load_dir(&settings.policies_dir)?;
         let db = Db::connect(
             settings.database_url.expose(),
             ConnectOptions {
@@ -78,12 +97,19 @@ impl AppState {
         let master_key =
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
         let signer = Signer::load(&db, &master_key).await?;
+        let signer = Arc::new(signer);
+        let ledger = Ledger::start(db.clone(), signer.clone());
+        let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
         Ok(Self {
             settings: Arc::new(settings),
             db,
             models,
             master_key: Arc::new(master_key),
-            signer: Arc::new(signer),
+            policies: Arc::new(policies),
+            scorers: Arc::new(sessions::ScorerRegistry::default()),
+            signer,
+            ledger,
+            consents,
             metrics: telemetry::metrics_handle(),
         })
     }

@@ -23,10 +23,32 @@ use crate::AppState;
         super::keystroke::enrol_fixed,
         super::keystroke::enrol_free,
         super::keystroke::evidence,
+        super::sessions::start_session,
+        super::sessions::get_session,
+        super::sessions::add_evidence,
+        super::sessions::submit_factor,
+        super::sessions::send_code,
+        super::sessions::handoff,
+        super::sessions::enrol_totp,
+        super::sessions::set_pin,
+        super::sessions::new_recovery_codes,
+        super::sessions::set_webhook,
+        super::sessions::discovery,
+        super::consent::grant,
+        super::consent::withdraw,
+        super::consent::list,
+        super::consent::receipt,
+        super::consent::notice,
+        super::consent::camera_grant,
+        super::consent::session_events,
+        super::consent::tree_head,
+        super::consent::sign_tree_head,
+        super::consent::inclusion_proof,
+        super::consent::consistency_proof,
     ),
     components(schemas(super::problem::Problem)),
     modifiers(&ApiKeyScheme),
-    tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"))
+    tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"), (name = "consent", description = "Consent, camera grants, and the tamper-evident log (API key)"))
 )]
 pub struct ApiDoc;
 

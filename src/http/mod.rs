@@ -1,11 +1,13 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
+pub mod consent;
 pub mod customers;
 pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod keystroke;
 pub mod problem;
+pub mod sessions;
 pub mod wellknown;
 
 use std::time::{Duration, Instant};
@@ -38,12 +40,15 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
-        .merge(keystroke::router());
+        .merge(keystroke::router())
+        .merge(sessions::router())
+        .merge(consent::router());
 
     Router::new()
         .merge(health::router())
         .merge(docs::router())
         .merge(wellknown::router())
+        .merge(sessions::well_known())
         .nest("/v1", platform)
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })

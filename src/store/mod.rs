@@ -6,7 +6,11 @@
 //! appends), the branch is on `Backend` in one visible place.
 
 pub mod api_keys;
+pub mod consents;
 pub mod customers;
+pub mod factors;
+pub mod ledger;
+pub mod sessions;
 pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
