@@ -28,7 +28,7 @@ use crate::{
         },
         models::{LoadedModel, ModelRegistry, ModelTask, sha256_hex},
     },
-    eval::metrics::{DetCurve, eer, fnmr_at_fmr, mean_sd, plot_det},
+    eval::rates::{DetCurve, eer, fnmr_at_fmr, mean_sd, plot_det},
 };
 
 /// Read a file, gunzipping it when it starts with the gzip magic bytes.

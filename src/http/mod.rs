@@ -8,6 +8,7 @@ pub mod health;
 pub mod keystroke;
 pub mod problem;
 pub mod sessions;
+pub mod voice;
 pub mod wellknown;
 
 use std::time::{Duration, Instant};
@@ -42,7 +43,8 @@ pub fn app(state: AppState) -> Router {
         .merge(customers::router())
         .merge(keystroke::router())
         .merge(sessions::router())
-        .merge(consent::router());
+        .merge(consent::router())
+        .merge(voice::router());
 
     Router::new()
         .merge(health::router())
