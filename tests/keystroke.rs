@@ -292,3 +292,60 @@ both_backends!(keystroke_scopes_and_tenants, |app: TestApp| async move {
         .await;
     expect_problem(resp, 404, "not_found").await;
 });
+
+both_backends!(
+    session_evidence_is_scored_by_the_keystroke_model,
+    |app: TestApp| async move {
+        let (key, tenant, customer) = setup(&app).await;
+        let reps: Vec<Vec<KeyEvent>> = (0..10).map(|s| phrase(s, 1.0)).collect();
+        let template = fixed::enrol(&reps).unwrap();
+        service::store_template(
+            &app.state,
+            &tenant,
+            &customer,
+            MODALITY_FIXED,
+            ("keystroke-fixed", "1.0.0"),
+            &template.to_bytes(),
+        )
+        .await
+        .unwrap();
+        let start = |events: Vec<KeyEvent>| {
+            json!({"customer_ref": "c-1", "channel": "chat",
+               "evidence": {"keystroke_fixed": {"events": events}}})
+        };
+        let resp = app
+            .post_json("/v1/sessions", &key, start(phrase(60, 1.0)))
+            .await;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        let b = &body["decision"]["biometrics"][0];
+        assert_eq!(b["modality"], "keystroke_fixed", "{body}");
+        assert_eq!(b["model_id"], "keystroke-fixed");
+        let genuine_fmr = b["fmr"].as_f64().unwrap();
+
+        let resp = app
+            .post_json("/v1/sessions", &key, start(phrase(61, 1.8)))
+            .await;
+        let body: Value = resp.json().await.unwrap();
+        let impostor_fmr = body["decision"]["biometrics"][0]["fmr"].as_f64().unwrap();
+        assert!(
+            genuine_fmr < impostor_fmr,
+            "{genuine_fmr} vs {impostor_fmr}"
+        );
+
+        // a sample the parser refuses is not scored, and the decision says why
+        let mut bad = phrase(62, 1.0);
+        bad.swap(1, 2);
+        let resp = app.post_json("/v1/sessions", &key, start(bad)).await;
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["decision"]["biometrics"], json!([]), "{body}");
+        assert!(
+            body["decision"]["reasons"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("keystroke_fixed_sample_unusable")),
+            "{body}"
+        );
+    }
+);

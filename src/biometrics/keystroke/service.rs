@@ -2,9 +2,10 @@
 //! customer's data key, ONNX inference off the async runtime. Handlers and (later) the session
 //! engine call these functions; the decision logic stays in the pure modules beside this one.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::{
     KeyEvent, KeystrokeError, KeystrokeScore,
@@ -17,6 +18,8 @@ use crate::{
     biometrics::models::{LoadedModel, ModelRegistry, ModelTask},
     consent::{self, ConsentError, Purpose},
     crypto::envelope::{self, DataKey, EnvelopeError},
+    policy::Modality,
+    sessions::{BiometricScorer, ScorerRegistry, engine::BiometricScore},
     store::{self, StoreError},
     tenants::{CustomerRef, TenantId},
 };
@@ -365,4 +368,66 @@ pub async fn verify(
         model_version,
         score,
     }))
+}
+
+/// The sessions engine's view of the keystroke models: one scorer per modality, registered at
+/// start-up. Samples: `keystroke_fixed` = `{"events": [KeyEvent…]}` (or the bare array),
+/// `keystroke_free` = `{"segments": [[KeyEvent…]…]}` (or the bare array of segments).
+pub struct KeystrokeScorer {
+    models: Arc<ModelRegistry>,
+    modality: Modality,
+}
+
+impl KeystrokeScorer {
+    fn sample<T: serde::de::DeserializeOwned>(sample: &Value, field: &str) -> Result<T, String> {
+        let inner = sample.get(field).unwrap_or(sample);
+        serde_json::from_value(inner.clone()).map_err(|e| format!("keystroke sample: {e}"))
+    }
+}
+
+impl BiometricScorer for KeystrokeScorer {
+    fn modality(&self) -> Modality {
+        self.modality
+    }
+
+    fn score(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, String> {
+        let (task, score) = match self.modality {
+            Modality::KeystrokeFixed => {
+                let events: Vec<KeyEvent> = Self::sample(sample, "events")?;
+                let t = FixedTextTemplate::from_bytes(template).map_err(|e| e.to_string())?;
+                let s = score_fixed(&self.models, &t, &events).map_err(|e| e.to_string())?;
+                (ModelTask::KeystrokeFixed, s)
+            }
+            _ => {
+                let segments: Vec<Vec<KeyEvent>> = Self::sample(sample, "segments")?;
+                let t = FreeTextTemplate::from_bytes(template).map_err(|e| e.to_string())?;
+                let s = score_free(&self.models, &t, &segments).map_err(|e| e.to_string())?;
+                (ModelTask::KeystrokeFree, s)
+            }
+        };
+        let m = model(&self.models, task).map_err(|e| e.to_string())?;
+        Ok(BiometricScore {
+            modality: self.modality,
+            model_id: m.entry.id.clone(),
+            model_version: m.entry.version.clone(),
+            score: f64::from(score.score),
+            fmr: score.fmr,
+        })
+    }
+}
+
+/// Register the fixed- and free-text scorers with the sessions engine (when their models are
+/// in the manifest).
+pub fn register_scorers(scorers: &ScorerRegistry, models: &Arc<ModelRegistry>) {
+    for (modality, task) in [
+        (Modality::KeystrokeFixed, ModelTask::KeystrokeFixed),
+        (Modality::KeystrokeFree, ModelTask::KeystrokeFree),
+    ] {
+        if models.for_task(task).is_some() {
+            scorers.register(Arc::new(KeystrokeScorer {
+                models: models.clone(),
+                modality,
+            }));
+        }
+    }
 }
