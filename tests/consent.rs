@@ -204,6 +204,10 @@ both_backends!(
         assert_eq!(&signed, receipt);
         let index = body["log"]["index"].as_u64().unwrap();
         assert_eq!(receipt["trustline"]["log"]["index"], index);
+        assert_eq!(
+            receipt["trustline"]["log"]["leafHash"],
+            body["log"]["leaf_hash"]
+        );
 
         // The inclusion proof leads to a signed head; an auditor checks both offline.
         let proof: Value = app
@@ -247,10 +251,7 @@ both_backends!(
             .json()
             .await
             .unwrap();
-        assert_eq!(
-            again["receipt"]["consentReceiptID"],
-            receipt["consentReceiptID"]
-        );
+        assert_eq!(again["receipt"], *receipt, "the same receipt, signed again");
 
         consent::require(
             &app.state.db,

@@ -289,7 +289,7 @@ pub async fn grant(
             at: now,
         });
     }
-    let receipt = sign_receipt(state, tenant, &consent)?;
+    let receipt = sign_receipt(state, tenant, &consent, &hex::encode(ledger.leaf_hash))?;
     metrics::counter!("trustline_consent_events_total", "event" => "granted", "purpose" => cmd.purpose.as_str()).increment(1);
     Ok(GrantOutcome {
         consent,
@@ -302,6 +302,7 @@ fn sign_receipt(
     state: &AppState,
     tenant: &TenantId,
     consent: &ConsentRow,
+    leaf_hash: &str,
 ) -> Result<SignedReceipt, ServiceError> {
     let set = state.consents.catalogue.for_tenant(tenant.as_str());
     let purpose: Purpose = consent
@@ -318,7 +319,7 @@ fn sign_receipt(
         &set.controller,
         &LogPosition {
             index,
-            leaf_hash: String::new(),
+            leaf_hash: leaf_hash.to_string(),
             inclusion_proof: inclusion_proof_path(index),
         },
     );
@@ -339,7 +340,10 @@ pub async fn receipt(
     let consent = store::consents::get(&state.db, tenant, consent_id)
         .await?
         .ok_or(ServiceError::ConsentNotFound)?;
-    sign_receipt(state, tenant, &consent)
+    let entry =
+        store::ledger::entry(&state.db, tenant.as_str(), consent.ledger_index as u64).await?;
+    let leaf_hash = entry.map(|e| hex::encode(e.leaf_hash)).unwrap_or_default();
+    sign_receipt(state, tenant, &consent, &leaf_hash)
 }
 
 pub async fn list(
