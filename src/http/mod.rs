@@ -6,6 +6,8 @@ pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod problem;
+pub mod sessions;
+pub mod voice;
 pub mod wellknown;
 
 use std::time::{Duration, Instant};
@@ -38,12 +40,15 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
-        .merge(consent::router());
+        .merge(sessions::router())
+        .merge(consent::router())
+        .merge(voice::router());
 
     Router::new()
         .merge(health::router())
         .merge(docs::router())
         .merge(wellknown::router())
+        .merge(sessions::well_known())
         .nest("/v1", platform)
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })

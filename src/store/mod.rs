@@ -8,7 +8,9 @@
 pub mod api_keys;
 pub mod consents;
 pub mod customers;
+pub mod factors;
 pub mod ledger;
+pub mod sessions;
 pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
