@@ -47,7 +47,11 @@ struct PublishedKey {
 
 struct Keys {
     active: ActiveKey,
+    /// In the JWKS: active and recently retired keys.
     published: Vec<PublishedKey>,
+    /// Every key ever used, for verifying what this service signed long ago (tree heads,
+    /// receipts); expiry of what was signed is the caller's check, not key age.
+    all: Vec<PublishedKey>,
 }
 
 pub struct Signer {
@@ -137,7 +141,13 @@ impl Signer {
             .find(|k| k.retired_at.is_none())
             .ok_or_else(|| SigningError::Key("no active signing key".into()))?;
         let pair = open_key(master, active)?;
+        let all = store::signing_keys::all_public(db)
+            .await?
+            .into_iter()
+            .map(|(kid, public_key)| PublishedKey { kid, public_key })
+            .collect();
         Ok(Keys {
+            all,
             active: ActiveKey {
                 kid: active.kid.clone(),
                 pair,

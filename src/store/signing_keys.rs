@@ -37,6 +37,17 @@ pub async fn published(db: &Db, now: i64) -> Result<Vec<StoredSigningKey>, Store
         .collect()
 }
 
+/// Every public key the service ever signed with (rows are never deleted): verification of
+/// old tree heads and receipts needs them after they left the JWKS.
+pub async fn all_public(db: &Db) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let rows = sqlx::query("SELECT kid, public_key FROM signing_keys ORDER BY created_at, kid")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("kid")?, r.try_get("public_key")?)))
+        .collect()
+}
+
 /// Insert a new active key and retire every other active key, in one transaction.
 pub async fn rotate_in(
     db: &Db,
