@@ -9,6 +9,7 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod http;
+pub mod oidc;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;

@@ -19,6 +19,7 @@ use crate::AppState;
         super::customers::put_customer,
         super::customers::get_customer,
         super::customers::delete_customer,
+        super::auth::create_privacy_link,
     ),
     components(schemas(super::problem::Problem)),
     modifiers(&ApiKeyScheme),

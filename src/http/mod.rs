@@ -1,10 +1,15 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
+pub mod auth;
+pub mod console;
 pub mod customers;
 pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod i18n;
+pub mod privacy;
 pub mod problem;
+pub mod web;
 
 use std::time::{Duration, Instant};
 
@@ -34,12 +39,23 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.request_body_limit_bytes;
     let timeout = state.settings.request_timeout;
 
-    let platform = Router::new().merge(customers::router());
+    let platform = Router::new()
+        .merge(customers::router())
+        .merge(auth::platform_router());
+
+    // People-facing pages: HTML, strict security headers, no scripts.
+    let pages = Router::new()
+        .merge(auth::router())
+        .merge(console::router())
+        .merge(privacy::router())
+        .route("/static/app.css", axum::routing::get(stylesheet))
+        .layer(middleware::from_fn(web::security_headers));
 
     Router::new()
         .merge(health::router())
         .merge(docs::router())
         .nest("/v1", platform)
+        .merge(pages)
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -83,6 +99,16 @@ pub fn app(state: AppState) -> Router {
                 )),
         )
         .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        web::STYLESHEET,
+    )
 }
 
 /// Request ids: random, so they correlate logs without revealing order or volume.

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod customers;
 pub mod templates;
 pub mod tenants;
+pub mod web;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -36,10 +37,10 @@ pub enum StoreError {
 impl StoreError {
     /// Map a unique-constraint violation to `Duplicate`, in one place for both backends.
     pub fn from_insert(err: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &err {
-            if db.is_unique_violation() {
-                return StoreError::Duplicate;
-            }
+        if let sqlx::Error::Database(db) = &err
+            && db.is_unique_violation()
+        {
+            return StoreError::Duplicate;
         }
         StoreError::Database(err)
     }
@@ -161,10 +162,10 @@ fn ensure_sqlite_parent(url: &str) {
     if path.is_empty() || path == ":memory:" {
         return;
     }
-    if let Some(parent) = Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            let _ = std::fs::create_dir_all(parent);
-        }
+    if let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        let _ = std::fs::create_dir_all(parent);
     }
 }
 
