@@ -364,7 +364,8 @@ both!(
 both!(bad_id_tokens_are_refused, |app: TestApp| async move {
     let (p, _) = setup(&app).await;
     let now = store::now_ms() / 1000;
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> Value + Send>)> = vec![
+    type ClaimsFor = Box<dyn Fn(&str) -> Value + Send>;
+    let cases: Vec<(&str, ClaimsFor)> = vec![
         (
             "nonce",
             Box::new(|_n: &str| json!({"nonce": "tampered", "roles": ["tenant_admin"]})),
