@@ -41,8 +41,11 @@ pub enum Command {
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Manage platform API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(KeyCommand),
+    /// Manage the service's signing keys (assertions, grants, receipts, tree heads).
     #[command(subcommand)]
-    Key(KeyCommand),
+    Keys(SigningKeyCommand),
     /// Configure a tenant's OpenID Connect identity providers (console and privacy centre).
     #[command(subcommand)]
     Idp(IdpCommand),
@@ -118,6 +121,18 @@ pub enum KeyCommand {
         #[arg(long)]
         key_id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Make a new signing key active; the old one stays published for `--retain-hours`.
+    Rotate {
+        /// Must exceed the lifetime of anything the old key signed.
+        #[arg(long, default_value_t = 168)]
+        retain_hours: u64,
+    },
+    /// Print the published keys (JWKS).
+    List,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -208,7 +223,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("identity provider for {tenant} ({realm}) saved");
             Ok(())
         }
-        Command::Key(cmd) => {
+        Command::Keys(cmd) => {
+            let db = connect_migrated(&settings).await?;
+            let master =
+                crate::crypto::master::load_or_create(&settings).map_err(anyhow::Error::msg)?;
+            match cmd {
+                SigningKeyCommand::Rotate { retain_hours } => {
+                    // Make sure a key exists first, so the first rotation retires something.
+                    crate::crypto::signing::Signer::load(&db, &master).await?;
+                    let kid = crate::crypto::signing::Signer::rotate(
+                        &db,
+                        &master,
+                        std::time::Duration::from_secs(retain_hours * 3600),
+                    )
+                    .await?;
+                    println!(
+                        "new signing key {kid} is active; running instances pick it up within a minute"
+                    );
+                }
+                SigningKeyCommand::List => {
+                    let signer = crate::crypto::signing::Signer::load(&db, &master).await?;
+                    println!("{}", serde_json::to_string_pretty(&signer.jwks())?);
+                }
+            }
+            Ok(())
+        }
+        Command::ApiKey(cmd) => {
             let db = connect_migrated(&settings).await?;
             match cmd {
                 KeyCommand::Create {
@@ -289,6 +329,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "trustline listening"
     );
     println!("listening on http://{}", listener.local_addr()?);
+    // Pick up signing-key rotations made by `trustline keys rotate` or another instance.
+    let reload_state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = reload_state
+                .signer
+                .reload(&reload_state.db, &reload_state.master_key)
+                .await
+            {
+                tracing::warn!(error = %e, "signing key reload failed");
+            }
+        }
+    });
     axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -20,7 +20,10 @@ pub use http::app;
 
 use biometrics::models::{LoadOptions, ModelError, ModelRegistry};
 use config::Settings;
-use crypto::envelope::MasterKey;
+use crypto::{
+    envelope::MasterKey,
+    signing::{Signer, SigningError},
+};
 use store::{ConnectOptions, Db, StoreError};
 
 /// Everything a request handler may touch. Cheap to clone.
@@ -30,6 +33,7 @@ pub struct AppState {
     pub db: Db,
     pub models: Arc<ModelRegistry>,
     pub master_key: Arc<MasterKey>,
+    pub signer: Arc<Signer>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -41,6 +45,8 @@ pub enum StartupError {
     Models(#[from] ModelError),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error(transparent)]
+    Signing(#[from] SigningError),
 }
 
 impl AppState {
@@ -71,11 +77,13 @@ impl AppState {
         };
         let master_key =
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
+        let signer = Signer::load(&db, &master_key).await?;
         Ok(Self {
             settings: Arc::new(settings),
             db,
             models,
             master_key: Arc::new(master_key),
+            signer: Arc::new(signer),
             metrics: telemetry::metrics_handle(),
         })
     }

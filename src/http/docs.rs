@@ -15,6 +15,7 @@ use crate::AppState;
     paths(
         super::health::healthz,
         super::health::readyz,
+        super::wellknown::jwks,
         super::customers::whoami,
         super::customers::put_customer,
         super::customers::get_customer,

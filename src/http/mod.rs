@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod privacy;
 pub mod problem;
 pub mod web;
+pub mod wellknown;
 
 use std::time::{Duration, Instant};
 
@@ -54,6 +55,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(docs::router())
+        .merge(wellknown::router())
         .nest("/v1", platform)
         .merge(pages)
         .fallback(|| async { Problem::not_found() })

@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod customers;
+pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
 pub mod web;

@@ -1,0 +1,265 @@
+//! Service signing keys (Ed25519 via ring): compact JWS, detached signatures, JWKS, rotation.
+//!
+//! One key signs at a time; retired keys stay published in the JWKS until everything they
+//! signed has expired (`retain`), so a verifier holding an older token or receipt still finds
+//! its key. Private keys exist in the database only sealed under the master key.
+
+use std::{sync::RwLock, time::Duration};
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use ring::{
+    rand::{SecureRandom, SystemRandom},
+    signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey},
+};
+use serde_json::{Value, json};
+
+use super::envelope::{self, MasterKey};
+use crate::store::{self, Db, StoreError, now_ms, signing_keys::StoredSigningKey};
+
+/// How long a retired key stays in the JWKS by default: longer than any token, grant or tree
+/// head signature is valid for. Receipts are verified with the key id they name; operators who
+/// keep receipts longer export the JWKS with them.
+pub const DEFAULT_RETAIN: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error("signing key material is unusable: {0}")]
+    Key(String),
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token is signed by an unknown key")]
+    UnknownKey,
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct ActiveKey {
+    kid: String,
+    pair: Ed25519KeyPair,
+}
+
+struct PublishedKey {
+    kid: String,
+    public_key: Vec<u8>,
+}
+
+struct Keys {
+    active: ActiveKey,
+    published: Vec<PublishedKey>,
+}
+
+pub struct Signer {
+    keys: RwLock<Keys>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(<keys redacted>)")
+    }
+}
+
+fn owner() -> Vec<u8> {
+    envelope::context("*", "*", "signing-key")
+}
+
+fn new_key(master: &MasterKey) -> Result<StoredSigningKey, SigningError> {
+    let rng = SystemRandom::new();
+    let pkcs8 =
+        Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| SigningError::Key("generate".into()))?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+        .map_err(|_| SigningError::Key("parse".into()))?;
+    let mut id = [0u8; 8];
+    rng.fill(&mut id)
+        .map_err(|_| SigningError::Key("random".into()))?;
+    let (data_key, wrapped) = master
+        .new_data_key(&owner())
+        .map_err(|e| SigningError::Key(e.to_string()))?;
+    // The PKCS#8 document is sealed under a fresh data key, which is itself wrapped: the stored
+    // blob is wrapped_len(u16) || wrapped || sealed.
+    let sealed = data_key
+        .seal(&owner(), pkcs8.as_ref())
+        .map_err(|e| SigningError::Key(e.to_string()))?;
+    let mut blob = (wrapped.len() as u16).to_be_bytes().to_vec();
+    blob.extend_from_slice(&wrapped);
+    blob.extend_from_slice(&sealed);
+    Ok(StoredSigningKey {
+        kid: format!("tl-{}", hex::encode(id)),
+        public_key: pair.public_key().as_ref().to_vec(),
+        sealed_private: blob,
+        created_at: now_ms(),
+        retired_at: None,
+        unpublish_at: None,
+    })
+}
+
+fn open_key(master: &MasterKey, stored: &StoredSigningKey) -> Result<Ed25519KeyPair, SigningError> {
+    let blob = &stored.sealed_private;
+    let bad = || {
+        SigningError::Key(format!(
+            "key {} does not open under this master key",
+            stored.kid
+        ))
+    };
+    if blob.len() < 2 {
+        return Err(bad());
+    }
+    let wrapped_len = u16::from_be_bytes([blob[0], blob[1]]) as usize;
+    let (wrapped, sealed) = blob[2..].split_at_checked(wrapped_len).ok_or_else(bad)?;
+    let data_key = master
+        .unwrap_data_key(&owner(), wrapped)
+        .map_err(|_| bad())?;
+    let pkcs8 = data_key.open(&owner(), sealed).map_err(|_| bad())?;
+    Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| bad())
+}
+
+impl Signer {
+    /// Load the published keys; create the first key on a fresh database.
+    pub async fn load(db: &Db, master: &MasterKey) -> Result<Self, SigningError> {
+        let keys = Self::read_keys(db, master).await?;
+        Ok(Self {
+            keys: RwLock::new(keys),
+        })
+    }
+
+    async fn read_keys(db: &Db, master: &MasterKey) -> Result<Keys, SigningError> {
+        let mut stored = store::signing_keys::published(db, now_ms()).await?;
+        if !stored.iter().any(|k| k.retired_at.is_none()) {
+            let key = new_key(master)?;
+            store::signing_keys::rotate_in(db, &key, now_ms() + DEFAULT_RETAIN.as_millis() as i64)
+                .await?;
+            stored = store::signing_keys::published(db, now_ms()).await?;
+        }
+        // Newest active key signs (two instances starting at once may each have made one).
+        let active = stored
+            .iter()
+            .find(|k| k.retired_at.is_none())
+            .ok_or_else(|| SigningError::Key("no active signing key".into()))?;
+        let pair = open_key(master, active)?;
+        Ok(Keys {
+            active: ActiveKey {
+                kid: active.kid.clone(),
+                pair,
+            },
+            published: stored
+                .iter()
+                .map(|k| PublishedKey {
+                    kid: k.kid.clone(),
+                    public_key: k.public_key.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Re-read keys (after a rotation by another process).
+    pub async fn reload(&self, db: &Db, master: &MasterKey) -> Result<(), SigningError> {
+        let keys = Self::read_keys(db, master).await?;
+        if let Ok(mut guard) = self.keys.write() {
+            *guard = keys;
+        }
+        Ok(())
+    }
+
+    /// Make a new active key; the old one keeps verifying for `retain`.
+    pub async fn rotate(
+        db: &Db,
+        master: &MasterKey,
+        retain: Duration,
+    ) -> Result<String, SigningError> {
+        let key = new_key(master)?;
+        store::signing_keys::rotate_in(db, &key, now_ms() + retain.as_millis() as i64).await?;
+        Ok(key.kid)
+    }
+
+    fn with_keys<R>(&self, f: impl FnOnce(&Keys) -> R) -> R {
+        match self.keys.read() {
+            Ok(guard) => f(&guard),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn active_kid(&self) -> String {
+        self.with_keys(|k| k.active.kid.clone())
+    }
+
+    /// Compact JWS (RFC 7515) with alg EdDSA, the active kid and `typ`.
+    pub fn sign_jws(&self, claims: &Value, typ: &str) -> Result<String, SigningError> {
+        self.with_keys(|keys| {
+            let header = json!({"alg": "EdDSA", "kid": keys.active.kid, "typ": typ});
+            let signing_input = format!(
+                "{}.{}",
+                B64.encode(serde_json::to_vec(&header).map_err(|_| SigningError::Malformed)?),
+                B64.encode(serde_json::to_vec(claims).map_err(|_| SigningError::Malformed)?)
+            );
+            let signature = keys.active.pair.sign(signing_input.as_bytes());
+            Ok(format!(
+                "{signing_input}.{}",
+                B64.encode(signature.as_ref())
+            ))
+        })
+    }
+
+    /// Verify a compact JWS signed by any published key; returns its claims. Callers check
+    /// expiry, audience and type: what is valid depends on what the token is for.
+    pub fn verify_jws(&self, token: &str) -> Result<Value, SigningError> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(SigningError::Malformed);
+        };
+        let header: Value =
+            serde_json::from_slice(&B64.decode(h).map_err(|_| SigningError::Malformed)?)
+                .map_err(|_| SigningError::Malformed)?;
+        if header["alg"] != "EdDSA" {
+            return Err(SigningError::Malformed);
+        }
+        let kid = header["kid"].as_str().ok_or(SigningError::Malformed)?;
+        let signature = B64.decode(s).map_err(|_| SigningError::Malformed)?;
+        self.verify_detached(kid, format!("{h}.{p}").as_bytes(), &signature)?;
+        serde_json::from_slice(&B64.decode(p).map_err(|_| SigningError::Malformed)?)
+            .map_err(|_| SigningError::Malformed)
+    }
+
+    /// Sign arbitrary bytes (tree heads, receipts); returns the key id and signature.
+    pub fn sign_detached(&self, message: &[u8]) -> (String, Vec<u8>) {
+        self.with_keys(|keys| {
+            (
+                keys.active.kid.clone(),
+                keys.active.pair.sign(message).as_ref().to_vec(),
+            )
+        })
+    }
+
+    pub fn verify_detached(
+        &self,
+        kid: &str,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SigningError> {
+        let public = self
+            .with_keys(|keys| {
+                keys.published
+                    .iter()
+                    .find(|k| k.kid == kid)
+                    .map(|k| k.public_key.clone())
+            })
+            .ok_or(SigningError::UnknownKey)?;
+        UnparsedPublicKey::new(&ED25519, public)
+            .verify(message, signature)
+            .map_err(|_| SigningError::BadSignature)
+    }
+
+    /// RFC 7517 JWK Set of every published key (RFC 8037 OKP / Ed25519).
+    pub fn jwks(&self) -> Value {
+        self.with_keys(|keys| {
+            let keys: Vec<Value> = keys
+                .published
+                .iter()
+                .map(|k| json!({"kty": "OKP", "crv": "Ed25519", "x": B64.encode(&k.public_key), "kid": k.kid, "use": "sig", "alg": "EdDSA"}))
+                .collect();
+            json!({ "keys": keys })
+        })
+    }
+}
