@@ -30,4 +30,15 @@ trap stop_pg EXIT
 export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:${PGPORT}/postgres"
 echo "throwaway PostgreSQL on 127.0.0.1:${PGPORT}"
 
-cargo test --locked "$@"
+# Unit, integration and end-to-end tests (doc tests are not used: examples live in tests/).
+LOG="$PGTMP/cargo-test.log"
+set +e
+cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+sqlite=$(grep -cE '::sqlite \.\.\. ok$' "$LOG" || true)
+postgres=$(grep -cE '::postgres \.\.\. ok$' "$LOG" || true)
+echo "backend tests passed: sqlite ${sqlite}, postgresql ${postgres}"
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$LOG"
+exit "$status"
