@@ -9,6 +9,7 @@ pub mod config;
 pub mod consent;
 pub mod crypto;
 pub mod http;
+pub mod ledger;
 pub mod oidc;
 pub mod store;
 pub mod telemetry;
@@ -24,6 +25,7 @@ use crypto::{
     envelope::MasterKey,
     signing::{Signer, SigningError},
 };
+use ledger::Ledger;
 use store::{ConnectOptions, Db, StoreError};
 
 /// Everything a request handler may touch. Cheap to clone.
@@ -34,6 +36,10 @@ pub struct AppState {
     pub models: Arc<ModelRegistry>,
     pub master_key: Arc<MasterKey>,
     pub signer: Arc<Signer>,
+    /// The per-tenant tamper-evident log (one writer task per process, group commit).
+    pub ledger: Arc<Ledger>,
+    /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
+    pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -45,6 +51,8 @@ pub enum StartupError {
     Models(#[from] ModelError),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error("consent policies: {0}")]
+    Consent(#[from] consent::catalogue::CatalogueError),
     #[error(transparent)]
     Signing(#[from] SigningError),
 }
@@ -78,12 +86,17 @@ impl AppState {
         let master_key =
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
         let signer = Signer::load(&db, &master_key).await?;
+        let signer = Arc::new(signer);
+        let ledger = Ledger::start(db.clone(), signer.clone());
+        let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
         Ok(Self {
             settings: Arc::new(settings),
             db,
             models,
             master_key: Arc::new(master_key),
-            signer: Arc::new(signer),
+            signer,
+            ledger,
+            consents,
             metrics: telemetry::metrics_handle(),
         })
     }

@@ -1,9 +1,26 @@
-//! Consent: purposes and the one check every biometric enrolment calls.
+//! Consent: purposes and notices, consent events, camera grants, receipts, retention, and the
+//! one check every biometric enrolment calls.
+//!
+//! * [`catalogue`] and [`rules`] are pure (notices, what a grant must carry, when a consent is
+//!   in force); [`receipt`] builds Kantara Consent Receipt v1.1 documents (pure).
+//! * [`service`] does the I/O: validate, append the event to the ledger, store the consent,
+//!   sign the receipt, push withdrawals to listeners ([`events`]).
+//! * [`retention`] ends expired consents and destroys templates whose purpose ended or whose
+//!   last use is older than the retention limit (Illinois BIPA §15(a)), logging each.
+
+pub mod catalogue;
+pub mod events;
+pub mod receipt;
+pub mod retention;
+pub mod rules;
+pub mod service;
+
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    store::{Db, StoreError},
+    store::{self, Db, StoreError},
     tenants::{CustomerRef, TenantId},
 };
 
@@ -19,6 +36,14 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    pub const ALL: [Purpose; 5] = [
+        Purpose::Camera,
+        Purpose::Recording,
+        Purpose::RecordingReuse,
+        Purpose::VoiceprintEnrolment,
+        Purpose::KeystrokeEnrolment,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Camera => "camera",
@@ -26,6 +51,55 @@ impl Purpose {
             Purpose::RecordingReuse => "recording_reuse",
             Purpose::VoiceprintEnrolment => "voiceprint_enrolment",
             Purpose::KeystrokeEnrolment => "keystroke_enrolment",
+        }
+    }
+}
+
+impl FromStr for Purpose {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Purpose::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown purpose `{s}`"))
+    }
+}
+
+/// How a consent was captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    /// A button on the customer's own device, with the customer's session credential.
+    CustomerDevice,
+    /// A key press in the IVR, reported by the platform.
+    Dtmf,
+    /// Spoken, witnessed by an agent (named).
+    VerbalWitnessed,
+}
+
+impl CaptureMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureMethod::CustomerDevice => "customer_device",
+            CaptureMethod::Dtmf => "dtmf",
+            CaptureMethod::VerbalWitnessed => "verbal_witnessed",
+        }
+    }
+}
+
+/// A consent for one session, or standing until withdrawn or expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentScope {
+    Session,
+    Standing,
+}
+
+impl ConsentScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentScope::Session => "session",
+            ConsentScope::Standing => "standing",
         }
     }
 }
@@ -38,15 +112,27 @@ pub enum ConsentError {
     Store(#[from] StoreError),
 }
 
-/// The single gate in front of every biometric enrolment and camera grant.
-///
-/// Until the consent store exists (issue 6) no consent can have been captured, so this refuses:
-/// failing closed is the only honest answer when consent cannot be proven.
+/// The single gate in front of every biometric enrolment and camera grant: passes only while
+/// an explicit, unexpired, unwithdrawn consent for `purpose` exists for this customer (any
+/// scope). Fails closed on any storage error.
 pub async fn require(
-    _db: &Db,
-    _tenant: &TenantId,
-    _customer: &CustomerRef,
+    db: &Db,
+    tenant: &TenantId,
+    customer: &CustomerRef,
     purpose: Purpose,
 ) -> Result<(), ConsentError> {
-    Err(ConsentError::Required(purpose))
+    let found = store::consents::in_force(
+        db,
+        tenant,
+        customer,
+        purpose.as_str(),
+        None,
+        store::now_ms(),
+    )
+    .await?;
+    if found.is_empty() {
+        Err(ConsentError::Required(purpose))
+    } else {
+        Ok(())
+    }
 }

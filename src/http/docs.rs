@@ -21,10 +21,21 @@ use crate::AppState;
         super::customers::get_customer,
         super::customers::delete_customer,
         super::auth::create_privacy_link,
+        super::consent::grant,
+        super::consent::withdraw,
+        super::consent::list,
+        super::consent::receipt,
+        super::consent::notice,
+        super::consent::camera_grant,
+        super::consent::session_events,
+        super::consent::tree_head,
+        super::consent::sign_tree_head,
+        super::consent::inclusion_proof,
+        super::consent::consistency_proof,
     ),
     components(schemas(super::problem::Problem)),
     modifiers(&ApiKeyScheme),
-    tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"))
+    tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"), (name = "consent", description = "Consent, camera grants, and the tamper-evident log (API key)"))
 )]
 pub struct ApiDoc;
 

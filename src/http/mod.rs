@@ -1,6 +1,7 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
 pub mod auth;
+pub mod consent;
 pub mod console;
 pub mod customers;
 pub mod docs;
@@ -42,7 +43,8 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
-        .merge(auth::platform_router());
+        .merge(auth::platform_router())
+        .merge(consent::router());
 
     // People-facing pages: HTML, strict security headers, no scripts.
     let pages = Router::new()

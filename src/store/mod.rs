@@ -6,7 +6,9 @@
 //! appends), the branch is on `Backend` in one visible place.
 
 pub mod api_keys;
+pub mod consents;
 pub mod customers;
+pub mod ledger;
 pub mod signing_keys;
 pub mod templates;
 pub mod tenants;

@@ -180,3 +180,51 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredTemplate, StoreError> {
         last_used_at: row.try_get("last_used_at")?,
     })
 }
+
+/// A template's owner and last interaction, for the retention job (all tenants).
+#[derive(Debug, Clone)]
+pub struct RetentionCandidate {
+    pub tenant_id: String,
+    pub customer_ref: String,
+    pub modality: String,
+    pub model_id: String,
+    pub model_version: String,
+    /// The later of creation and last use.
+    pub last_interaction: i64,
+}
+
+/// Templates after (tenant, customer, modality) `after`, in key order, at most `limit`.
+pub async fn retention_page(
+    db: &Db,
+    after: Option<(&str, &str, &str)>,
+    limit: u32,
+) -> Result<Vec<RetentionCandidate>, StoreError> {
+    let (t, c, m) = after.unwrap_or(("", "", ""));
+    let rows = sqlx::query(
+        "SELECT tenant_id, customer_ref, modality, model_id, model_version, created_at, \
+         last_used_at FROM biometric_templates \
+         WHERE tenant_id > $1 OR (tenant_id = $1 AND customer_ref > $2) \
+            OR (tenant_id = $1 AND customer_ref = $2 AND modality > $3) \
+         ORDER BY tenant_id, customer_ref, modality LIMIT $4",
+    )
+    .bind(t)
+    .bind(c)
+    .bind(m)
+    .bind(limit as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let created: i64 = r.try_get("created_at")?;
+            let used: Option<i64> = r.try_get("last_used_at")?;
+            Ok(RetentionCandidate {
+                tenant_id: r.try_get("tenant_id")?,
+                customer_ref: r.try_get("customer_ref")?,
+                modality: r.try_get("modality")?,
+                model_id: r.try_get("model_id")?,
+                model_version: r.try_get("model_version")?,
+                last_interaction: used.unwrap_or(created).max(created),
+            })
+        })
+        .collect()
+}

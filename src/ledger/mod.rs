@@ -1,0 +1,459 @@
+//! The per-tenant tamper-evident log: a hash chain plus signed RFC 9162 Merkle tree heads.
+//!
+//! * [`merkle`] and [`entry`] are the pure core (hashes, proofs, the bytes a leaf covers).
+//! * [`Ledger`] is the service: one writer task receives every append of this process, batches
+//!   whatever is waiting into one transaction (group commit) and acknowledges each append only
+//!   after that transaction committed (SQLite WAL `synchronous=FULL`, PostgreSQL
+//!   `synchronous_commit=on`). Speed comes from batching, never from weakening the sync.
+//! * [`verify`] recomputes a whole log and names the first bad entry (`trustline audit verify`).
+
+pub mod entry;
+pub mod merkle;
+pub mod verify;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::Serialize;
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
+
+use crate::{
+    crypto::signing::Signer,
+    store::{self, Db, StoreError, ledger::EntryRow, now_ms},
+    tenants::{CustomerRef, TenantId},
+};
+use entry::{EntryFields, TREE_HEAD_TYP, TreeHeadClaims};
+use merkle::{Hash, MerkleTree, ProofError};
+
+/// Most appends one transaction carries; more wait for the next commit.
+pub const MAX_BATCH: usize = 2048;
+/// Appends waiting for the writer before callers are made to wait for space.
+const QUEUE_DEPTH: usize = 16 * 1024;
+
+/// One event to log. `body` holds ids, outcomes, scores, versions: never personal data.
+#[derive(Debug, Clone)]
+pub struct LedgerEvent {
+    /// consent_granted, consent_withdrawn, consent_expired, decision, factor_attempt,
+    /// staff_action, template_deleted, ...
+    pub kind: String,
+    /// Stored beside the entry, not hashed (only a salted commitment is).
+    pub customer: Option<CustomerRef>,
+    pub session_id: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// Where an acknowledged append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerReceipt {
+    pub index: u64,
+    pub leaf_hash: [u8; 32],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("the append was not committed: {0}")]
+    Append(String),
+    #[error("the ledger writer has stopped")]
+    WriterGone,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing failed: {0}")]
+    Signing(String),
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    #[error("the stored log is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("the log has no signed tree head yet")]
+    NoTreeHead,
+}
+
+/// A signed tree head as published.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SignedTreeHead {
+    pub tree_size: u64,
+    /// Hex SHA-256 Merkle root (RFC 9162).
+    pub root_hash: String,
+    pub timestamp: i64,
+    /// Compact JWS (EdDSA, typ `trustline-sth+jwt`) over {tenant, tree_size, root_hash,
+    /// timestamp}; verify with the service's JWKS.
+    pub jws: String,
+}
+
+struct AppendRequest {
+    tenant: TenantId,
+    event: LedgerEvent,
+    reply: oneshot::Sender<Result<LedgerReceipt, LedgerError>>,
+}
+
+pub struct Ledger {
+    db: Db,
+    signer: Arc<Signer>,
+    sender: mpsc::Sender<AppendRequest>,
+    /// Per-tenant Merkle trees, extended from the database on demand (proofs, heads).
+    trees: Mutex<HashMap<String, Arc<tokio::sync::Mutex<MerkleTree>>>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ledger")
+    }
+}
+
+impl Ledger {
+    /// Start the writer task. Must be called inside a Tokio runtime.
+    pub fn start(db: Db, signer: Arc<Signer>) -> Arc<Self> {
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(writer(db.clone(), receiver));
+        Arc::new(Self {
+            db,
+            signer,
+            sender,
+            trees: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Append one event; returns only after the transaction holding it has committed.
+    pub async fn append(
+        &self,
+        tenant: &TenantId,
+        event: LedgerEvent,
+    ) -> Result<LedgerReceipt, LedgerError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(AppendRequest {
+                tenant: tenant.clone(),
+                event,
+                reply,
+            })
+            .await
+            .map_err(|_| LedgerError::WriterGone)?;
+        answer.await.map_err(|_| LedgerError::WriterGone)?
+    }
+
+    /// The tenant's tree, brought up to date with every committed entry.
+    async fn synced_tree(&self, tenant: &str) -> Result<OwnedMutexGuard<MerkleTree>, LedgerError> {
+        let tree = {
+            let mut trees = self
+                .trees
+                .lock()
+                .map_err(|_| LedgerError::Corrupt("tree cache poisoned".into()))?;
+            trees.entry(tenant.to_string()).or_default().clone()
+        };
+        let mut guard = tree.lock_owned().await;
+        const PAGE: u32 = 20_000;
+        loop {
+            let rows = store::ledger::leaf_hashes(&self.db, tenant, guard.len(), PAGE).await?;
+            let n = rows.len();
+            for (idx, hash) in rows {
+                if idx != guard.len() {
+                    return Err(LedgerError::Corrupt(format!(
+                        "entry {} is missing",
+                        guard.len()
+                    )));
+                }
+                guard.push(to_hash(&hash)?);
+            }
+            if n < PAGE as usize {
+                break;
+            }
+        }
+        Ok(guard)
+    }
+
+    /// Sign a tree head over everything committed so far (reuses the latest if nothing new).
+    pub async fn sign_tree_head(&self, tenant: &TenantId) -> Result<SignedTreeHead, LedgerError> {
+        let tree = self.synced_tree(tenant.as_str()).await?;
+        let size = tree.len();
+        if let Some(latest) = store::ledger::latest_tree_head(&self.db, tenant.as_str()).await?
+            && latest.tree_size == size
+        {
+            return Ok(head_from_row(latest));
+        }
+        let root = tree.root(size)?;
+        drop(tree);
+        let claims = TreeHeadClaims {
+            tenant: tenant.to_string(),
+            tree_size: size,
+            root_hash: hex::encode(root),
+            timestamp: now_ms(),
+        };
+        let value =
+            serde_json::to_value(&claims).map_err(|e| LedgerError::Signing(e.to_string()))?;
+        let jws = self
+            .signer
+            .sign_jws(&value, TREE_HEAD_TYP)
+            .map_err(|e| LedgerError::Signing(e.to_string()))?;
+        let row = store::ledger::TreeHeadRow {
+            tree_size: size,
+            root_hash: root.to_vec(),
+            created_at: claims.timestamp,
+            jws,
+        };
+        store::ledger::insert_tree_head(&self.db, tenant.as_str(), &row).await?;
+        Ok(head_from_row(row))
+    }
+
+    pub async fn latest_tree_head(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<SignedTreeHead>, LedgerError> {
+        Ok(store::ledger::latest_tree_head(&self.db, tenant.as_str())
+            .await?
+            .map(head_from_row))
+    }
+
+    /// Inclusion proof of entry `index` in the tree of `tree_size` (default: the latest signed
+    /// head that covers the entry, signing a new one when none does).
+    pub async fn inclusion_proof(
+        &self,
+        tenant: &TenantId,
+        index: u64,
+        tree_size: Option<u64>,
+    ) -> Result<InclusionProof, LedgerError> {
+        let head = match tree_size {
+            Some(_) => None,
+            None => {
+                let latest = self.latest_tree_head(tenant).await?;
+                match latest {
+                    Some(h) if h.tree_size > index => Some(h),
+                    _ => Some(self.sign_tree_head(tenant).await?),
+                }
+            }
+        };
+        let size = tree_size
+            .or(head.as_ref().map(|h| h.tree_size))
+            .unwrap_or(0);
+        let tree = self.synced_tree(tenant.as_str()).await?;
+        let proof = tree.inclusion_proof(index, size)?;
+        Ok(InclusionProof {
+            leaf_index: index,
+            tree_size: size,
+            leaf_hash: hex::encode(tree.leaf(index).unwrap_or_default()),
+            root_hash: hex::encode(tree.root(size)?),
+            audit_path: proof.iter().map(hex::encode).collect(),
+            tree_head: head,
+        })
+    }
+
+    pub async fn consistency_proof(
+        &self,
+        tenant: &TenantId,
+        first: u64,
+        second: u64,
+    ) -> Result<ConsistencyProof, LedgerError> {
+        let tree = self.synced_tree(tenant.as_str()).await?;
+        let proof = tree.consistency_proof(first, second)?;
+        Ok(ConsistencyProof {
+            first,
+            second,
+            first_root: hex::encode(tree.root(first)?),
+            second_root: hex::encode(tree.root(second)?),
+            proof: proof.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// Erasure: drop the customer's salt and plain reference; every hash still verifies.
+    pub async fn forget_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerRef,
+    ) -> Result<u64, LedgerError> {
+        Ok(store::ledger::forget_customer(&self.db, tenant.as_str(), customer.as_str()).await?)
+    }
+
+    /// Sign a head for every tenant whose log grew since its last head, every `every`.
+    pub fn spawn_tree_head_task(self: &Arc<Self>, every: Duration) {
+        let ledger = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(ledger) = ledger.upgrade() else {
+                    return;
+                };
+                if let Err(e) = ledger.sign_grown_heads().await {
+                    tracing::warn!(error = %e, "periodic tree head signing failed");
+                }
+            }
+        });
+    }
+
+    pub async fn sign_grown_heads(&self) -> Result<u64, LedgerError> {
+        let mut signed = 0;
+        for tenant in store::ledger::tenants(&self.db).await? {
+            let Ok(tenant_id) = tenant.parse::<TenantId>() else {
+                continue;
+            };
+            let tip = store::ledger::tip(&self.db, &tenant).await?;
+            let latest = store::ledger::latest_tree_head(&self.db, &tenant).await?;
+            let (size, _) = tip.unwrap_or_default();
+            if latest.map(|h| h.tree_size) != Some(size) && size > 0 {
+                self.sign_tree_head(&tenant_id).await?;
+                signed += 1;
+            }
+        }
+        Ok(signed)
+    }
+}
+
+/// An inclusion proof as served (hex hashes), with the signed head it leads to.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InclusionProof {
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    pub leaf_hash: String,
+    pub root_hash: String,
+    /// RFC 9162 §2.1.3 audit path, leaf to root.
+    pub audit_path: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree_head: Option<SignedTreeHead>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConsistencyProof {
+    pub first: u64,
+    pub second: u64,
+    pub first_root: String,
+    pub second_root: String,
+    pub proof: Vec<String>,
+}
+
+fn head_from_row(row: store::ledger::TreeHeadRow) -> SignedTreeHead {
+    SignedTreeHead {
+        tree_size: row.tree_size,
+        root_hash: hex::encode(&row.root_hash),
+        timestamp: row.created_at,
+        jws: row.jws,
+    }
+}
+
+pub(crate) fn to_hash(bytes: &[u8]) -> Result<Hash, LedgerError> {
+    bytes
+        .try_into()
+        .map_err(|_| LedgerError::Corrupt("a stored hash is not 32 bytes".into()))
+}
+
+/// The single writer: take whatever is queued (up to [`MAX_BATCH`]), commit it in one
+/// transaction, then answer every caller. Callers are answered only after the commit.
+async fn writer(db: Db, mut receiver: mpsc::Receiver<AppendRequest>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let started = std::time::Instant::now();
+        let result = commit_batch(&db, &batch).await;
+        metrics::histogram!("trustline_ledger_batch_size").record(batch.len() as f64);
+        metrics::histogram!("trustline_ledger_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(receipts) => {
+                for (request, receipt) in batch.drain(..).zip(receipts) {
+                    let _ = request.reply.send(Ok(receipt));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, appends = batch.len(), "ledger batch failed");
+                let message = e.to_string();
+                for request in batch.drain(..) {
+                    let _ = request
+                        .reply
+                        .send(Err(LedgerError::Append(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for the whole batch; per tenant: lock the tip, chain the entries, insert
+/// them, move the tip. Receipts come back in request order.
+async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerReceipt>, LedgerError> {
+    let mut by_tenant: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, request) in batch.iter().enumerate() {
+        match by_tenant
+            .iter_mut()
+            .find(|(t, _)| *t == request.tenant.as_str())
+        {
+            Some((_, positions)) => positions.push(i),
+            None => by_tenant.push((request.tenant.as_str(), vec![i])),
+        }
+    }
+    let time_ms = now_ms();
+    let rng = SystemRandom::new();
+    let mut receipts = vec![
+        LedgerReceipt {
+            index: 0,
+            leaf_hash: [0; 32]
+        };
+        batch.len()
+    ];
+    let mut tx = db.pool.begin().await.map_err(StoreError::from)?;
+    for (tenant, positions) in by_tenant {
+        let (size, last) = store::ledger::lock_tip(&mut tx, db.backend, tenant).await?;
+        let mut prev = to_hash(&last)?;
+        let mut salts: HashMap<&str, Vec<u8>> = HashMap::new();
+        let mut rows = Vec::with_capacity(positions.len());
+        for (offset, &i) in positions.iter().enumerate() {
+            let event = &batch[i].event;
+            let commitment = match &event.customer {
+                Some(customer) => {
+                    let salt = match salts.get(customer.as_str()) {
+                        Some(s) => s.clone(),
+                        None => {
+                            let mut fresh = [0u8; 32];
+                            rng.fill(&mut fresh)
+                                .map_err(|_| LedgerError::Append("no randomness".into()))?;
+                            let s = store::ledger::customer_salt(
+                                &mut tx,
+                                tenant,
+                                customer.as_str(),
+                                &fresh,
+                            )
+                            .await?;
+                            salts.insert(customer.as_str(), s.clone());
+                            s
+                        }
+                    };
+                    Some(entry::customer_commitment(&salt, customer.as_str()))
+                }
+                None => None,
+            };
+            let body = serde_json::to_string(&event.body)
+                .map_err(|e| LedgerError::Append(e.to_string()))?;
+            let index = size + offset as u64;
+            let fields = EntryFields {
+                tenant,
+                index,
+                prev_hash: prev,
+                kind: &event.kind,
+                time_ms,
+                session_id: event.session_id.as_deref(),
+                customer_commitment: commitment,
+                body: &body,
+            };
+            let leaf = fields.leaf_hash();
+            rows.push(EntryRow {
+                index,
+                prev_hash: prev.to_vec(),
+                leaf_hash: leaf.to_vec(),
+                kind: event.kind.clone(),
+                created_at: time_ms,
+                session_id: event.session_id.clone(),
+                customer_commitment: commitment.map(|c| c.to_vec()),
+                customer_ref: event.customer.as_ref().map(|c| c.to_string()),
+                body,
+            });
+            receipts[i] = LedgerReceipt {
+                index,
+                leaf_hash: leaf,
+            };
+            prev = leaf;
+        }
+        store::ledger::insert_entries(&mut tx, tenant, &rows).await?;
+        store::ledger::set_tip(&mut tx, tenant, size + rows.len() as u64, &prev).await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(receipts)
+}
