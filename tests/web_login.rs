@@ -603,3 +603,229 @@ async fn pages_follow_accept_language() {
     let html = resp.text().await.unwrap();
     assert!(html.contains("lang=\"nl\"") && html.contains("U bent niet aangemeld"));
 }
+
+both!(
+    privacy_centre_grant_withdraw_and_console_search_export,
+    |app: TestApp| async move {
+        let (p, tenant) = setup(&app).await;
+        let key = app
+            .tenant_with_key("acme", Sector::Retail, &[Scope::Sessions])
+            .await;
+        let customer: CustomerRef = "C-1001".parse().unwrap();
+        store::customers::upsert(&app.state.db, &tenant, &customer, &["voiceprint".into()])
+            .await
+            .unwrap();
+        let session = customer_link_session(&app, &key, "C-1001").await;
+        let (_, html) = page(&app, "/privacy", &session).await;
+        assert!(html.contains("data-purpose=\"voiceprint_enrolment\" data-state=\"none\""));
+        let csrf = csrf_of(&html);
+
+        // Grant with a forged token: refused, nothing recorded.
+        let post = |form: Vec<(&'static str, String)>| {
+            let session = session.clone();
+            let url = app.url("/privacy/consents");
+            async move {
+                no_redirects()
+                    .post(url)
+                    .header("cookie", session)
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let resp = post(vec![
+            ("csrf", "forged".into()),
+            ("purpose", "voiceprint_enrolment".into()),
+            ("action", "grant".into()),
+        ])
+        .await;
+        assert_eq!(resp.status(), 403);
+        assert!(
+            store::consents::for_customer(&app.state.db, &tenant, &customer)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let resp = post(vec![
+            ("csrf", csrf.clone()),
+            ("purpose", "voiceprint_enrolment".into()),
+            ("action", "grant".into()),
+        ])
+        .await;
+        assert_eq!(resp.status(), 303);
+        let (_, html) = page(&app, "/privacy", &session).await;
+        assert!(html.contains("data-purpose=\"voiceprint_enrolment\" data-state=\"granted\""));
+        let consents = store::consents::for_customer(&app.state.db, &tenant, &customer)
+            .await
+            .unwrap();
+        assert_eq!(consents.len(), 1);
+        assert_eq!(consents[0].capture_method, "customer_device");
+        let (status, receipt) = page(
+            &app,
+            &format!("/privacy/consents/{}/receipt", consents[0].consent_id),
+            &session,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(receipt.contains("\"jws\""));
+
+        let resp = post(vec![
+            ("csrf", csrf.clone()),
+            ("purpose", "voiceprint_enrolment".into()),
+            ("action", "withdraw".into()),
+        ])
+        .await;
+        assert_eq!(resp.status(), 303);
+        let consents = store::consents::for_customer(&app.state.db, &tenant, &customer)
+            .await
+            .unwrap();
+        assert_eq!(consents[0].end_reason.as_deref(), Some("withdrawn"));
+
+        // The download has the consent, its receipt and the log entries about the customer.
+        let (_, doc) = page(&app, "/privacy/export.json", &session).await;
+        let doc: Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(doc["consents"].as_array().unwrap().len(), 1);
+        assert_eq!(doc["receipts"].as_array().unwrap().len(), 1);
+        let kinds: Vec<&str> = doc["log_entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, vec!["consent_granted", "consent_withdrawn"]);
+
+        // Enough other entries for two pages.
+        for i in 0..60 {
+            app.state
+            .ledger
+            .append(
+                &tenant,
+                trustline::ledger::LedgerEvent {
+                    kind: "decision".into(),
+                    customer: Some("C-2002".parse().unwrap()),
+                    session_id: Some(format!("s-{i}")),
+                    body: json!({"outcome": if i % 2 == 0 { "verified" } else { "denied" }, "channel": "voice"}),
+                },
+            )
+            .await
+            .unwrap();
+        }
+
+        let staff = staff_session(&app, &p, json!(["compliance_officer"])).await;
+        let (status, html) = page(
+            &app,
+            "/console?customer=C-1001&purpose=voiceprint_enrolment",
+            &staff,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(html.matches("<tr data-kind=").count(), 2, "{html}");
+        let (_, html) = page(&app, "/console?kind=decision&outcome=denied", &staff).await;
+        assert_eq!(html.matches("<tr data-kind=\"decision\"").count(), 30);
+        let (_, html) = page(&app, "/console?kind=decision", &staff).await;
+        assert_eq!(html.matches("<tr data-kind=\"decision\"").count(), 50);
+        let next = html
+            .split("data-testid=\"next-page\"")
+            .next()
+            .unwrap()
+            .rsplit("href=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        let (_, html) = page(&app, &next, &staff).await;
+        assert_eq!(html.matches("<tr data-kind=\"decision\"").count(), 10);
+        assert_eq!(page(&app, "/console?customer=%22%25", &staff).await.0, 400);
+        assert_eq!(page(&app, "/console?from=yesterday", &staff).await.0, 400);
+
+        // Exports: every matching row, header + rows (CSV) or one object per line (JSONL).
+        let (status, csv) = page(&app, "/console/export.csv?kind=decision", &staff).await;
+        assert_eq!(status, 200);
+        assert_eq!(csv.lines().count(), 61);
+        assert!(csv.starts_with("index,created_at_ms,kind,"));
+        let (_, jsonl) = page(
+            &app,
+            "/console/export.jsonl?customer=C-2002&channel=voice",
+            &staff,
+        )
+        .await;
+        let lines: Vec<Value> = jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 60);
+        assert_eq!(lines[0]["body"]["channel"], "voice");
+
+        // Entry page with an inclusion proof; receipt page; log verification.
+        let index = consents[0].ledger_index;
+        let (status, html) = page(&app, &format!("/console/entries/{index}"), &staff).await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("data-testid=\"inclusion-proof\"")
+                && html.contains("data-testid=\"receipt-link\"")
+        );
+        let (status, html) = page(
+            &app,
+            &format!("/console/receipts/{}", consents[0].consent_id),
+            &staff,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(html.contains("voiceprint_enrolment"));
+        let (_, html) = page(&app, "/console/log", &staff).await;
+        let resp = no_redirects()
+            .post(app.url("/console/log/verify"))
+            .header("cookie", &staff)
+            .form(&[("csrf", csrf_of(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.text().await.unwrap().contains("data-ok=\"true\""));
+        let (status, html) = page(&app, "/console/policies", &staff).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("data-purpose=\"voiceprint_enrolment\""));
+
+        // Every staff action above is in the log.
+        let staff_actions = store::audit::search(
+            &app.state.db,
+            "acme",
+            &store::audit::AuditFilter {
+                kind: Some("staff_action".into()),
+                ..Default::default()
+            },
+            None,
+            1000,
+        )
+        .await
+        .unwrap();
+        let actions: Vec<String> = staff_actions
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(&r.body).unwrap()["action"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        for a in [
+            "login",
+            "search",
+            "export_csv",
+            "export_jsonl",
+            "view_entry",
+            "view_receipt",
+            "verify_log",
+            "view_policies",
+        ] {
+            assert!(
+                actions.iter().any(|x| x == a),
+                "{a} missing from {actions:?}"
+            );
+        }
+    }
+);

@@ -145,6 +145,27 @@ async fn callback(
             roles,
         } => {
             tracing::info!(tenant = %tenant, roles = roles.len(), "staff signed in");
+            // Signing in to the console is a staff action like any other: in the log first.
+            state
+                .ledger
+                .append(
+                    &tenant,
+                    crate::ledger::LedgerEvent {
+                        kind: "staff_action".into(),
+                        customer: None,
+                        session_id: None,
+                        body: serde_json::json!({
+                            "action": "login",
+                            "actor": subject,
+                            "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                        }),
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "staff login could not be audited; refused");
+                    PageError::internal(lang)
+                })?;
             (
                 WebSession {
                     tenant_id: tenant,

@@ -6,6 +6,7 @@
 //! appends), the branch is on `Backend` in one visible place.
 
 pub mod api_keys;
+pub mod audit;
 pub mod consents;
 pub mod customers;
 pub mod ledger;
