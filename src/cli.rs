@@ -46,6 +46,15 @@ pub enum Command {
     /// Manage the service's signing keys (assertions, grants, receipts, tree heads).
     #[command(subcommand)]
     Keys(SigningKeyCommand),
+    /// Check the tamper-evident log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Enforce retention now (expire consents, destroy templates whose purpose or time ended).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+    /// Benchmarks (figures printed, never asserted).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Configure a tenant's OpenID Connect identity providers (console and privacy centre).
     #[command(subcommand)]
     Idp(IdpCommand),
@@ -78,6 +87,43 @@ pub enum IdpCommand {
         /// Claim holding the customer reference
         #[arg(long, default_value = "customer_ref")]
         customer_claim: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain, tip, tree heads and their signatures; name the first bad
+    /// entry. Exits 1 when any log fails.
+    Verify {
+        /// Only this tenant (default: every tenant with a log).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print one JSON report per tenant.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// One pass of the retention job.
+    Run,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable appends/s with concurrent writers, with and without group commit, on the
+    /// configured database; proof construction at `--proof-entries`.
+    Ledger {
+        #[arg(long, default_value_t = 64)]
+        writers: usize,
+        #[arg(long, default_value_t = 20_000)]
+        appends: usize,
+        /// Appends for the run without group commit (it is slow).
+        #[arg(long, default_value_t = 2_000)]
+        unbatched_appends: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        proof_entries: u64,
     },
 }
 
@@ -248,6 +294,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit(AuditCommand::Verify { tenant, json }) => {
+            let db = connect_migrated(&settings).await?;
+            let master =
+                crate::crypto::master::load_or_create(&settings).map_err(anyhow::Error::msg)?;
+            let signer = crate::crypto::signing::Signer::load(&db, &master).await?;
+            let tenants = match tenant {
+                Some(t) => vec![t.parse::<TenantId>()?.to_string()],
+                None => crate::store::ledger::tenants(&db).await?,
+            };
+            let mut failed = 0;
+            for t in &tenants {
+                let report = crate::ledger::verify::verify_tenant(&db, &signer, t).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else if let Some(fault) = &report.fault {
+                    println!("FAIL {t}: {fault}");
+                } else {
+                    println!(
+                        "ok   {t}: {} entries, {} signed tree heads verified",
+                        report.entries, report.tree_heads
+                    );
+                }
+                if !report.ok() {
+                    failed += 1;
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} logs failed verification", tenants.len());
+            }
+            Ok(())
+        }
+        Command::Retention(RetentionCommand::Run) => {
+            let state = AppState::build(settings).await?;
+            let report = crate::consent::retention::run(&state).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Ledger {
+            writers,
+            appends,
+            unbatched_appends,
+            proof_entries,
+        }) => {
+            let db = Db::connect(
+                settings.database_url.expose(),
+                ConnectOptions {
+                    max_connections: 8,
+                    attempts: settings.database_connect_attempts,
+                    ..ConnectOptions::default()
+                },
+            )
+            .await?;
+            db.migrate().await?;
+            let master =
+                crate::crypto::master::load_or_create(&settings).map_err(anyhow::Error::msg)?;
+            let signer =
+                std::sync::Arc::new(crate::crypto::signing::Signer::load(&db, &master).await?);
+            for (group, n) in [(true, appends), (false, unbatched_appends)] {
+                let f =
+                    crate::ledger::bench::appends(&db, signer.clone(), writers, n, group).await?;
+                println!("{}", serde_json::to_string(&f)?);
+            }
+            let p = tokio::task::spawn_blocking(move || {
+                crate::ledger::bench::proofs(proof_entries, 1000)
+            })
+            .await??;
+            println!("{}", serde_json::to_string(&p)?);
+            Ok(())
+        }
         Command::ApiKey(cmd) => {
             let db = connect_migrated(&settings).await?;
             match cmd {
@@ -329,6 +444,25 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "trustline listening"
     );
     println!("listening on http://{}", listener.local_addr()?);
+    // Signed tree heads every minute for logs that grew; retention every hour.
+    state
+        .ledger
+        .spawn_tree_head_task(std::time::Duration::from_secs(60));
+    let retention_state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match crate::consent::retention::run(&retention_state).await {
+                Ok(report) => tracing::info!(
+                    consents_expired = report.consents_expired,
+                    templates_destroyed = report.templates_destroyed,
+                    "retention pass"
+                ),
+                Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+            }
+        }
+    });
     // Pick up signing-key rotations made by `trustline keys rotate` or another instance.
     let reload_state = state.clone();
     tokio::spawn(async move {
@@ -345,6 +479,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
         }
     });
+    // Deliver one-time codes to tenants' webhooks (outbox; retries with backoff).
+    crate::factors::outbox::spawn_worker(state.db.clone(), Default::default());
     axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -8,9 +8,12 @@ pub mod cli;
 pub mod config;
 pub mod consent;
 pub mod crypto;
+pub mod factors;
 pub mod http;
 pub mod ledger;
 pub mod oidc;
+pub mod policy;
+pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
@@ -35,7 +38,11 @@ pub struct AppState {
     pub db: Db,
     pub models: Arc<ModelRegistry>,
     pub master_key: Arc<MasterKey>,
+    /// Sector policies and tenant tightenings, validated at start-up.
+    pub policies: Arc<policy::PolicySet>,
     pub signer: Arc<Signer>,
+    /// Biometric scorers by modality (registered by the voice and keystroke services).
+    pub scorers: Arc<sessions::ScorerRegistry>,
     /// The per-tenant tamper-evident log (one writer task per process, group commit).
     pub ledger: Arc<Ledger>,
     /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
@@ -51,6 +58,8 @@ pub enum StartupError {
     Models(#[from] ModelError),
     #[error("master key: {0}")]
     MasterKey(String),
+    #[error("policies: {0}")]
+    Policy(#[from] policy::PolicyError),
     #[error("consent policies: {0}")]
     Consent(#[from] consent::catalogue::CatalogueError),
     #[error(transparent)]
@@ -69,6 +78,8 @@ impl AppState {
         settings: Settings,
         models: Option<Arc<ModelRegistry>>,
     ) -> Result<Self, StartupError> {
+        // Policies first: a bad policy file should fail start-up before anything else happens.
+        let policies = policy::PolicySet::load_dir(&settings.policies_dir)?;
         let db = Db::connect(
             settings.database_url.expose(),
             ConnectOptions {
@@ -94,6 +105,8 @@ impl AppState {
             db,
             models,
             master_key: Arc::new(master_key),
+            policies: Arc::new(policies),
+            scorers: Arc::new(sessions::ScorerRegistry::default()),
             signer,
             ledger,
             consents,

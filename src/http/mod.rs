@@ -10,6 +10,7 @@ pub mod health;
 pub mod i18n;
 pub mod privacy;
 pub mod problem;
+pub mod sessions;
 pub mod web;
 pub mod wellknown;
 
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
     let platform = Router::new()
         .merge(customers::router())
         .merge(auth::platform_router())
+        .merge(sessions::router())
         .merge(consent::router());
 
     // People-facing pages: HTML, strict security headers, no scripts.
@@ -58,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(docs::router())
         .merge(wellknown::router())
+        .merge(sessions::well_known())
         .nest("/v1", platform)
         .merge(pages)
         .fallback(|| async { Problem::not_found() })

@@ -7,6 +7,7 @@
 //!   `synchronous_commit=on`). Speed comes from batching, never from weakening the sync.
 //! * [`verify`] recomputes a whole log and names the first bad entry (`trustline audit verify`).
 
+pub mod bench;
 pub mod entry;
 pub mod merkle;
 pub mod verify;
@@ -106,8 +107,14 @@ impl std::fmt::Debug for Ledger {
 impl Ledger {
     /// Start the writer task. Must be called inside a Tokio runtime.
     pub fn start(db: Db, signer: Arc<Signer>) -> Arc<Self> {
+        Self::start_with_batch(db, signer, MAX_BATCH)
+    }
+
+    /// As [`Ledger::start`] with a batch limit; `1` disables group commit (one transaction per
+    /// append), for the benchmark's comparison.
+    pub fn start_with_batch(db: Db, signer: Arc<Signer>, max_batch: usize) -> Arc<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(writer(db.clone(), receiver));
+        tokio::spawn(writer(db.clone(), receiver, max_batch.clamp(1, MAX_BATCH)));
         Arc::new(Self {
             db,
             signer,
@@ -340,9 +347,9 @@ pub(crate) fn to_hash(bytes: &[u8]) -> Result<Hash, LedgerError> {
 
 /// The single writer: take whatever is queued (up to [`MAX_BATCH`]), commit it in one
 /// transaction, then answer every caller. Callers are answered only after the commit.
-async fn writer(db: Db, mut receiver: mpsc::Receiver<AppendRequest>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+async fn writer(db: Db, mut receiver: mpsc::Receiver<AppendRequest>, max_batch: usize) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while receiver.recv_many(&mut batch, max_batch).await > 0 {
         let started = std::time::Instant::now();
         let result = commit_batch(&db, &batch).await;
         metrics::histogram!("trustline_ledger_batch_size").record(batch.len() as f64);

@@ -1,0 +1,79 @@
+//! Audit events for decisions and factor attempts: the one place sessions write to the log.
+//!
+//! Bodies hold ids, outcomes, scores, model and policy versions; never codes, PINs, samples or
+//! templates. Events go to the per-tenant tamper-evident ledger (`AppState.ledger`); the call
+//! returns only once the entry is durably committed (the ledger's group commit), so a decision
+//! is acknowledged to the platform only after its audit event is on disk.
+
+use serde_json::{Value, json};
+
+use super::{SessionError, engine::Decision};
+use crate::{
+    AppState,
+    ledger::LedgerEvent,
+    policy::FactorKind,
+    tenants::{CustomerRef, TenantId},
+};
+
+async fn append(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    session_id: &str,
+    kind: &'static str,
+    body: Value,
+) -> Result<(), SessionError> {
+    let event = LedgerEvent {
+        kind: kind.to_string(),
+        // Kept beside the entry, outside the hashed bytes (erasure keeps verification).
+        customer: Some(customer.clone()),
+        session_id: Some(session_id.to_string()),
+        body,
+    };
+    let receipt = state
+        .ledger
+        .append(tenant, event)
+        .await
+        .map_err(|e| SessionError::Internal(format!("audit append failed: {e}")))?;
+    tracing::debug!(
+        session_id,
+        kind,
+        index = receipt.index,
+        "audit event committed"
+    );
+    Ok(())
+}
+
+pub async fn decision(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    session_id: &str,
+    decision: &Decision,
+) -> Result<(), SessionError> {
+    let body = json!({
+        "outcome": decision.outcome,
+        "assurance": decision.assurance,
+        "acr": decision.acr,
+        "amr": decision.amr,
+        "channel": decision.channel,
+        "step_up": decision.step_up,
+        "biometrics": decision.biometrics,
+        "factors": decision.factors,
+        "reasons": decision.reasons,
+        "policy": decision.policy,
+    });
+    append(state, tenant, customer, session_id, "decision", body).await
+}
+
+pub async fn factor_attempt(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    session_id: &str,
+    factor: FactorKind,
+    result: &str,
+) -> Result<(), SessionError> {
+    let body = json!({ "factor": factor, "result": result });
+    append(state, tenant, customer, session_id, "factor_attempt", body).await
+}

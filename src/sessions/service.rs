@@ -1,0 +1,744 @@
+//! The imperative shell around the decision engine: load, score, decide, store, audit, sign.
+
+use std::{
+    collections::HashMap,
+    str::FromStr,
+    sync::{Arc, RwLock},
+};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::{
+    audit,
+    engine::{
+        self, BiometricScore, CustomerState, Decision, DecisionInput, Evidence, FactorAttempt,
+        LockoutState, Outcome,
+    },
+};
+use crate::{
+    AppState,
+    crypto::envelope::context,
+    factors::service::{self as factors, FactorError},
+    policy::{Channel, FactorKind, Modality, Policy},
+    store::{self, StoreError, now_ms},
+    tenants::{CustomerRef, TenantId},
+};
+
+/// Largest accepted sample per modality (serialised JSON), and evidence items per session.
+pub const MAX_SAMPLE_BYTES: usize = 256 * 1024;
+pub const MAX_EVIDENCE_ITEMS: usize = 64;
+
+/// Scores one modality's sample against the customer's opened template. Implemented by the
+/// voice and keystroke services and registered at start-up; runs in `spawn_blocking`.
+pub trait BiometricScorer: Send + Sync {
+    fn modality(&self) -> Modality;
+    fn score(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, String>;
+}
+
+/// The scorers available to sessions, by modality.
+#[derive(Default)]
+pub struct ScorerRegistry {
+    inner: RwLock<HashMap<Modality, Arc<dyn BiometricScorer>>>,
+}
+
+impl ScorerRegistry {
+    pub fn register(&self, scorer: Arc<dyn BiometricScorer>) {
+        if let Ok(mut map) = self.inner.write() {
+            map.insert(scorer.modality(), scorer);
+        }
+    }
+    pub fn get(&self, modality: Modality) -> Option<Arc<dyn BiometricScorer>> {
+        self.inner.read().ok()?.get(&modality).cloned()
+    }
+}
+
+impl std::fmt::Debug for ScorerRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScorerRegistry")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("unknown channel `{0}` (expected voice, chat, web or video)")]
+    UnknownChannel(String),
+    #[error("unknown factor `{0}` (expected totp, one_time_code, pin or recovery_code)")]
+    UnknownFactor(String),
+    #[error("no such session")]
+    NotFound,
+    #[error("the session has expired")]
+    Expired,
+    #[error("the session was denied; start a new one")]
+    Closed,
+    #[error("{0}")]
+    EvidenceTooLarge(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("factor `{0}` is in its back-off delay")]
+    Delayed(FactorKind, i64),
+    #[error("factor `{0}` is locked after too many failures")]
+    FactorLocked(FactorKind),
+    #[error("the session changed concurrently; retry")]
+    Conflict,
+    #[error("the tenant's policy cannot be resolved: {0}")]
+    Policy(String),
+    #[error(transparent)]
+    Factor(#[from] FactorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Samples of passive evidence, opaque here: each goes to its modality's scorer.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceInput {
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub voice: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub keystroke_fixed: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub keystroke_free: Option<Value>,
+}
+
+impl EvidenceInput {
+    fn samples(&self) -> Vec<(Modality, &Value)> {
+        [
+            (Modality::Voice, &self.voice),
+            (Modality::KeystrokeFixed, &self.keystroke_fixed),
+            (Modality::KeystrokeFree, &self.keystroke_free),
+        ]
+        .into_iter()
+        .filter_map(|(m, v)| v.as_ref().map(|v| (m, v)))
+        .collect()
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    pub session_id: String,
+    pub customer_ref: String,
+    pub channel: Channel,
+    pub created_at: i64,
+    pub expires_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff_from: Option<String>,
+    #[schema(value_type = Object)]
+    pub decision: Value,
+    /// Signed JWT (EdDSA) when the decision is `verified`; verify with /.well-known/jwks.json.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<String>,
+}
+
+pub fn parse_channel(raw: &str) -> Result<Channel, SessionError> {
+    Channel::from_str(raw).map_err(|_| SessionError::UnknownChannel(raw.to_string()))
+}
+
+pub fn parse_factor(raw: &str) -> Result<FactorKind, SessionError> {
+    FactorKind::from_str(raw).map_err(|_| SessionError::UnknownFactor(raw.to_string()))
+}
+
+fn new_session_id() -> Result<String, SessionError> {
+    let bytes = crate::factors::codes::random_bytes::<16>()
+        .map_err(|e| SessionError::Internal(e.to_string()))?;
+    Ok(format!("ses_{}", hex::encode(bytes)))
+}
+
+async fn policy_for(state: &AppState, tenant: &TenantId) -> Result<Arc<Policy>, SessionError> {
+    let t = store::tenants::get(&state.db, tenant)
+        .await?
+        .ok_or_else(|| SessionError::Policy("tenant not found".into()))?;
+    state
+        .policies
+        .for_tenant(tenant, t.sector)
+        .map_err(|e| SessionError::Policy(e.to_string()))
+}
+
+/// The customer as the engine sees them: registration, templates, factors, lockout counters.
+async fn customer_state(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+) -> Result<CustomerState, SessionError> {
+    let Some(stored) = store::customers::get(&state.db, tenant, customer).await? else {
+        return Ok(CustomerState::default());
+    };
+    let templates = store::templates::list_templates(&state.db, tenant, customer)
+        .await?
+        .iter()
+        .filter_map(|t| Modality::ALL.into_iter().find(|m| m.as_str() == t.modality))
+        .collect();
+    let factors = factors::available(state, tenant, customer).await?;
+    let (bio, codes) = store::sessions::lockout(&state.db, tenant, customer).await?;
+    let mut lockout = LockoutState {
+        biometric_failures: u32::try_from(bio).unwrap_or(u32::MAX),
+        ..LockoutState::default()
+    };
+    for (factor, failures, last) in codes {
+        if let Ok(kind) = FactorKind::from_str(&factor) {
+            lockout
+                .code_failures
+                .insert(kind, (u32::try_from(failures).unwrap_or(u32::MAX), last));
+        }
+    }
+    Ok(CustomerState {
+        registered: true,
+        methods: stored.methods,
+        templates,
+        factors,
+        lockout,
+    })
+}
+
+/// Score the samples the customer's registration allows, against their templates.
+/// Returns the scores and reasons for samples that could not be used.
+async fn score_samples(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    policy: &Policy,
+    customer_state: &CustomerState,
+    input: &EvidenceInput,
+) -> Result<(Vec<BiometricScore>, Vec<String>), SessionError> {
+    let mut scores = Vec::new();
+    let mut reasons = Vec::new();
+    let samples = input.samples();
+    if samples.is_empty() || !customer_state.registered {
+        return Ok((scores, reasons));
+    }
+    if engine::biometrics_disabled(&policy.lockout, &customer_state.lockout) {
+        reasons.push("biometrics_disabled_after_failures".into());
+        return Ok((scores, reasons));
+    }
+    for (modality, sample) in samples {
+        if !customer_state
+            .methods
+            .iter()
+            .any(|m| m == modality.method())
+        {
+            // The customer chose not to be recognised this way: the sample is not even scored.
+            reasons.push(format!("{}_not_chosen_by_customer", modality.as_str()));
+            continue;
+        }
+        let Some(template) =
+            store::templates::template(&state.db, tenant, customer, modality.as_str()).await?
+        else {
+            reasons.push(format!("{}_not_enrolled", modality.as_str()));
+            continue;
+        };
+        let Some(scorer) = state.scorers.get(modality) else {
+            reasons.push(format!("{}_scorer_unavailable", modality.as_str()));
+            continue;
+        };
+        let Some(wrapped) = store::templates::wrapped_key(&state.db, tenant, customer).await?
+        else {
+            reasons.push(format!("{}_not_enrolled", modality.as_str()));
+            continue;
+        };
+        let key = state
+            .master_key
+            .unwrap_data_key(
+                &context(tenant.as_str(), customer.as_str(), "data-key"),
+                &wrapped,
+            )
+            .map_err(|e| SessionError::Internal(e.to_string()))?;
+        let opened = key
+            .open(
+                &context(tenant.as_str(), customer.as_str(), modality.as_str()),
+                &template.ciphertext,
+            )
+            .map_err(|e| SessionError::Internal(e.to_string()))?;
+        let sample = sample.clone();
+        let result = tokio::task::spawn_blocking(move || scorer.score(&opened, &sample))
+            .await
+            .map_err(|e| SessionError::Internal(e.to_string()))?;
+        match result {
+            Ok(score) => scores.push(score),
+            Err(e) => {
+                tracing::warn!(modality = modality.as_str(), error = %e, "sample not scored");
+                reasons.push(format!("{}_sample_unusable", modality.as_str()));
+            }
+        }
+    }
+    Ok((scores, reasons))
+}
+
+fn check_sizes(input: &EvidenceInput) -> Result<(), SessionError> {
+    for (modality, sample) in input.samples() {
+        let size = serde_json::to_vec(sample)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_SAMPLE_BYTES {
+            return Err(SessionError::EvidenceTooLarge(format!(
+                "the {} sample is {size} bytes; at most {MAX_SAMPLE_BYTES} are accepted",
+                modality.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Count each scored sample against the customer's consecutive-failure counter.
+async fn record_biometrics(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    policy: &Policy,
+    channel: Channel,
+    scores: &[BiometricScore],
+) -> Result<(), SessionError> {
+    let rules = policy.channel(channel);
+    for s in scores {
+        let matched = s.fmr.is_finite() && s.fmr <= rules.max_fmr.get(s.modality);
+        store::sessions::record_biometric(&state.db, tenant, customer, matched, now_ms()).await?;
+    }
+    Ok(())
+}
+
+fn decide(
+    policy: &Policy,
+    channel: Channel,
+    customer: &CustomerState,
+    evidence: &Evidence,
+    expires_at: i64,
+    extra_reasons: Vec<String>,
+) -> Decision {
+    let mut decision = engine::decide(&DecisionInput {
+        policy,
+        channel,
+        customer,
+        evidence,
+        now_ms: now_ms(),
+        expires_ms: expires_at,
+    });
+    for r in extra_reasons {
+        if !decision.reasons.contains(&r) {
+            decision.reasons.push(r);
+        }
+    }
+    decision.reasons.sort();
+    decision
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, SessionError> {
+    serde_json::to_string(v).map_err(|e| SessionError::Internal(e.to_string()))
+}
+
+fn assertion(
+    state: &AppState,
+    tenant: &TenantId,
+    policy: &Policy,
+    s: &store::sessions::StoredSession,
+    decision: &Value,
+) -> Result<Option<String>, SessionError> {
+    let (session_id, customer, verified_at, expires_at) =
+        (&s.session_id, &s.customer_ref, s.verified_at, s.expires_at);
+    if decision["outcome"] != "verified" {
+        return Ok(None);
+    }
+    let now = now_ms();
+    if now >= expires_at {
+        return Ok(None);
+    }
+    let channel = decision["channel"].as_str().unwrap_or_default();
+    let lifetime = Channel::from_str(channel)
+        .map(|c| policy.channel(c).assertion_lifetime_secs)
+        .unwrap_or(60) as i64;
+    let claims = json!({
+        "iss": state.settings.public_url,
+        "sub": customer,
+        "aud": tenant.as_str(),
+        "tenant": tenant.as_str(),
+        "acr": decision["acr"],
+        "amr": decision["amr"],
+        "auth_time": verified_at.unwrap_or(now) / 1000,
+        "iat": now / 1000,
+        "exp": now / 1000 + lifetime,
+        "sid": session_id,
+        "channel": channel,
+        "policy": decision["policy"],
+    });
+    state
+        .signer
+        .sign_jws(&claims, "JWT")
+        .map(Some)
+        .map_err(|e| SessionError::Internal(e.to_string()))
+}
+
+fn view(
+    state: &AppState,
+    tenant: &TenantId,
+    policy: &Policy,
+    s: &store::sessions::StoredSession,
+) -> Result<SessionView, SessionError> {
+    let decision: Value =
+        serde_json::from_str(&s.decision).map_err(|e| SessionError::Internal(e.to_string()))?;
+    let token = assertion(state, tenant, policy, s, &decision)?;
+    Ok(SessionView {
+        session_id: s.session_id.clone(),
+        customer_ref: s.customer_ref.clone(),
+        channel: parse_channel(&s.channel)?,
+        created_at: s.created_at,
+        expires_at: s.expires_at,
+        handoff_from: s.handoff_from.clone(),
+        decision,
+        assertion: token,
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // one row's fields; a struct would only rename them
+async fn insert_session(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    policy: &Policy,
+    channel: Channel,
+    evidence: &Evidence,
+    decision: &Decision,
+    expires_at: i64,
+    handoff_from: Option<&str>,
+) -> Result<store::sessions::StoredSession, SessionError> {
+    let session_id = new_session_id()?;
+    let now = now_ms();
+    let evidence_json = to_json(evidence)?;
+    let decision_json = to_json(decision)?;
+    let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
+    store::sessions::insert(
+        &state.db,
+        &store::sessions::NewSession {
+            session_id: &session_id,
+            tenant,
+            customer,
+            channel: channel.as_str(),
+            outcome: decision.outcome.as_str(),
+            assurance: decision.assurance.as_str(),
+            policy_id: &policy.id,
+            policy_version: &policy.version,
+            policy_hash: &policy.hash,
+            evidence: &evidence_json,
+            decision: &decision_json,
+            handoff_from,
+            now,
+            expires_at,
+            verified_at,
+        },
+    )
+    .await?;
+    audit::decision(state, tenant, customer, &session_id, decision).await?;
+    Ok(store::sessions::StoredSession {
+        session_id,
+        customer_ref: customer.to_string(),
+        channel: channel.as_str().into(),
+        outcome: decision.outcome.as_str().into(),
+        evidence: evidence_json,
+        decision: decision_json,
+        handoff_from: handoff_from.map(str::to_string),
+        revision: 1,
+        created_at: now,
+        updated_at: now,
+        expires_at,
+        verified_at,
+    })
+}
+
+/// `POST /v1/sessions`.
+pub async fn start(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    channel: Channel,
+    input: &EvidenceInput,
+) -> Result<SessionView, SessionError> {
+    check_sizes(input)?;
+    let policy = policy_for(state, tenant).await?;
+    let expires_at = now_ms() + policy.channel(channel).session_lifetime_secs as i64 * 1000;
+    let customer_state = customer_state(state, tenant, customer).await?;
+    let (scores, reasons) =
+        score_samples(state, tenant, customer, &policy, &customer_state, input).await?;
+    record_biometrics(state, tenant, customer, &policy, channel, &scores).await?;
+    let evidence = Evidence {
+        biometrics: scores,
+        factors: Vec::new(),
+    };
+    let decision = decide(
+        &policy,
+        channel,
+        &customer_state,
+        &evidence,
+        expires_at,
+        reasons,
+    );
+    let stored = insert_session(
+        state, tenant, customer, &policy, channel, &evidence, &decision, expires_at, None,
+    )
+    .await?;
+    view(state, tenant, &policy, &stored)
+}
+
+/// A live session of this tenant (another tenant's id is simply not found).
+async fn live(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+) -> Result<(store::sessions::StoredSession, CustomerRef, Channel), SessionError> {
+    if session_id.len() > 64 {
+        return Err(SessionError::NotFound);
+    }
+    let s = store::sessions::get(&state.db, tenant, session_id)
+        .await?
+        .ok_or(SessionError::NotFound)?;
+    if now_ms() >= s.expires_at {
+        return Err(SessionError::Expired);
+    }
+    if s.outcome == Outcome::Denied.as_str() {
+        return Err(SessionError::Closed);
+    }
+    let customer: CustomerRef = s
+        .customer_ref
+        .parse()
+        .map_err(|_| SessionError::Internal("stored customer ref".into()))?;
+    let channel = parse_channel(&s.channel)?;
+    Ok((s, customer, channel))
+}
+
+/// Re-decide with extra evidence and store it (optimistic concurrency on the session row).
+async fn update_with(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+    add: impl Fn(&mut Evidence),
+    reasons: Vec<String>,
+) -> Result<SessionView, SessionError> {
+    let policy = policy_for(state, tenant).await?;
+    for _ in 0..5 {
+        let (s, customer, channel) = live(state, tenant, session_id).await?;
+        let mut evidence: Evidence =
+            serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+        add(&mut evidence);
+        if evidence.biometrics.len() + evidence.factors.len() > MAX_EVIDENCE_ITEMS {
+            return Err(SessionError::EvidenceTooLarge(format!(
+                "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
+            )));
+        }
+        let customer_state = customer_state(state, tenant, &customer).await?;
+        let decision = decide(
+            &policy,
+            channel,
+            &customer_state,
+            &evidence,
+            s.expires_at,
+            reasons.clone(),
+        );
+        let now = now_ms();
+        let evidence_json = to_json(&evidence)?;
+        let decision_json = to_json(&decision)?;
+        let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
+        let updated = store::sessions::update(
+            &state.db,
+            tenant,
+            session_id,
+            s.revision,
+            &store::sessions::SessionUpdate {
+                outcome: decision.outcome.as_str(),
+                assurance: decision.assurance.as_str(),
+                evidence: &evidence_json,
+                decision: &decision_json,
+                now,
+                verified_at,
+            },
+        )
+        .await?;
+        if updated {
+            audit::decision(state, tenant, &customer, session_id, &decision).await?;
+            let stored = store::sessions::get(&state.db, tenant, session_id)
+                .await?
+                .ok_or(SessionError::NotFound)?;
+            return view(state, tenant, &policy, &stored);
+        }
+    }
+    Err(SessionError::Conflict)
+}
+
+/// `POST /v1/sessions/{id}/evidence`.
+pub async fn add_evidence(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+    input: &EvidenceInput,
+) -> Result<SessionView, SessionError> {
+    check_sizes(input)?;
+    let (s, customer, channel) = live(state, tenant, session_id).await?;
+    let previous: Evidence =
+        serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+    if previous.biometrics.len() + previous.factors.len() + input.samples().len()
+        > MAX_EVIDENCE_ITEMS
+    {
+        return Err(SessionError::EvidenceTooLarge(format!(
+            "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
+        )));
+    }
+    let policy = policy_for(state, tenant).await?;
+    let customer_state = customer_state(state, tenant, &customer).await?;
+    let (scores, reasons) =
+        score_samples(state, tenant, &customer, &policy, &customer_state, input).await?;
+    record_biometrics(state, tenant, &customer, &policy, channel, &scores).await?;
+    update_with(
+        state,
+        tenant,
+        session_id,
+        |e| e.biometrics.extend(scores.iter().cloned()),
+        reasons,
+    )
+    .await
+}
+
+/// `POST /v1/sessions/{id}/factors/{kind}`: verify a code, count it, re-decide.
+pub async fn submit_factor(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+    kind: FactorKind,
+    code: Zeroizing<String>,
+) -> Result<SessionView, SessionError> {
+    let (_, customer, _) = live(state, tenant, session_id).await?;
+    let policy = policy_for(state, tenant).await?;
+    let customer_state = customer_state(state, tenant, &customer).await?;
+    if !customer_state.registered {
+        // The tenant knows it never registered this customer: nothing more is revealed.
+        return Err(SessionError::Factor(FactorError::NotRegistered));
+    }
+    match engine::factor_gate(&policy.lockout, &customer_state.lockout, kind, now_ms()) {
+        Ok(()) => {}
+        Err(Some(at)) => return Err(SessionError::Delayed(kind, at)),
+        Err(None) => return Err(SessionError::FactorLocked(kind)),
+    }
+    let result = factors::verify(state, tenant, &customer, session_id, kind, code).await;
+    let success = match result {
+        Ok(ok) => ok,
+        Err(e @ (FactorError::Replayed | FactorError::OutsideWindow)) => {
+            audit::factor_attempt(state, tenant, &customer, session_id, kind, refused(&e)).await?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let now = now_ms();
+    store::sessions::record_factor(&state.db, tenant, &customer, kind.as_str(), success, now)
+        .await?;
+    audit::factor_attempt(
+        state,
+        tenant,
+        &customer,
+        session_id,
+        kind,
+        if success { "success" } else { "failure" },
+    )
+    .await?;
+    let attempt = FactorAttempt {
+        kind,
+        success,
+        at_ms: now,
+    };
+    let reasons = if success {
+        Vec::new()
+    } else {
+        vec![format!("{}_failed", kind.as_str())]
+    };
+    update_with(
+        state,
+        tenant,
+        session_id,
+        |e| e.factors.push(attempt),
+        reasons,
+    )
+    .await
+}
+
+fn refused(e: &FactorError) -> &'static str {
+    match e {
+        FactorError::Replayed => "replayed",
+        _ => "outside_window",
+    }
+}
+
+/// `POST /v1/sessions/{id}/one_time_code`: send a code through the tenant's webhook.
+pub async fn send_one_time_code(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+) -> Result<factors::OneTimeCodeSent, SessionError> {
+    let (_, customer, channel) = live(state, tenant, session_id).await?;
+    if store::customers::get(&state.db, tenant, &customer)
+        .await?
+        .is_none()
+    {
+        return Err(SessionError::Factor(FactorError::NotRegistered));
+    }
+    Ok(factors::send_one_time_code(state, tenant, &customer, session_id, channel.as_str()).await?)
+}
+
+/// `GET /v1/sessions/{id}`.
+pub async fn get(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+) -> Result<SessionView, SessionError> {
+    if session_id.len() > 64 {
+        return Err(SessionError::NotFound);
+    }
+    let s = store::sessions::get(&state.db, tenant, session_id)
+        .await?
+        .ok_or(SessionError::NotFound)?;
+    let policy = policy_for(state, tenant).await?;
+    view(state, tenant, &policy, &s)
+}
+
+/// `POST /v1/sessions/{id}/handoff`: continue on another channel. The evidence travels; the
+/// target channel's rules decide, so the assurance is kept when they are met and otherwise only
+/// the missing factor is asked for.
+pub async fn handoff(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+    target: Channel,
+) -> Result<SessionView, SessionError> {
+    let (s, customer, _) = live(state, tenant, session_id).await?;
+    let policy = policy_for(state, tenant).await?;
+    let evidence: Evidence =
+        serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+    // Failed attempts stay with the source session; successes and scores travel.
+    let carried = Evidence {
+        biometrics: evidence.biometrics,
+        factors: evidence.factors.into_iter().filter(|f| f.success).collect(),
+    };
+    let expires_at = s
+        .expires_at
+        .min(now_ms() + policy.channel(target).session_lifetime_secs as i64 * 1000);
+    let customer_state = customer_state(state, tenant, &customer).await?;
+    let decision = decide(
+        &policy,
+        target,
+        &customer_state,
+        &carried,
+        expires_at,
+        vec!["handoff".into()],
+    );
+    let stored = insert_session(
+        state,
+        tenant,
+        &customer,
+        &policy,
+        target,
+        &carried,
+        &decision,
+        expires_at,
+        Some(session_id),
+    )
+    .await?;
+    view(state, tenant, &policy, &stored)
+}
