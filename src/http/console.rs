@@ -662,8 +662,23 @@ async fn policies(
     let set = state.consents.catalogue.for_tenant(me.tenant.as_str());
     let mut purposes: Vec<_> = set.purposes.values().collect();
     purposes.sort_by_key(|p| p.purpose.as_str());
+    let tenant = store::tenants::get(&state.db, &me.tenant)
+        .await
+        .map_err(web::internal(lang))?;
+    let policy = tenant.and_then(|t| state.policies.for_tenant(&me.tenant, t.sector).ok());
     let body = html! {
         (nav(lang))
+        @if let Some(policy) = &policy {
+            section data-testid="sector-policy" {
+                h2 { "Authentication policy " span.mono { (policy.id) "@" (policy.version) } }
+                p.muted { (policy.description) }
+                p { "SHA-256 " span.mono { (policy.hash) } }
+                details {
+                    summary { "Rules" }
+                    pre.mono { (serde_json::to_string_pretty(policy.as_ref()).unwrap_or_default()) }
+                }
+            }
+        }
         @for p in purposes {
             section data-purpose=(p.purpose.as_str()) {
                 h2 { (p.title) " " span.muted.mono { (p.purpose.as_str()) } }

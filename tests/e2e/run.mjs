@@ -153,7 +153,7 @@ test('staff sign in through the OpenID provider and see the console', async () =
   assert.equal(new URL(page.url()).pathname, '/console');
   assert.equal(await page.textContent('[data-testid=roles]'), 'compliance_officer');
   assert.equal(await page.textContent('[data-testid=subject]'), 'alice');
-  await page.screenshot({ path: path.join(shots, 'console.png'), fullPage: true });
+  
   await page.click('a[href="/console/models"]');
   assert.ok(await page.isVisible('[data-testid=models]'));
   await page.screenshot({ path: path.join(shots, 'console-models.png'), fullPage: true });
@@ -295,5 +295,68 @@ test('the platform opens the privacy centre with a single-use link', async () =>
   const again = await (await newContext()).newPage();
   const second = await again.goto(r.body.url);
   assert.equal(second.status(), 404, 'links are single use');
+  await ctx.close();
+});
+
+test('a customer grants and withdraws a consent (withdrawal as easy as the grant)', async () => {
+  const ctx = await newContext();
+  const page = await signIn(ctx, '/privacy/acme/login', 'carol');
+  const purpose = '[data-purpose=voiceprint_enrolment]';
+  assert.equal(await page.getAttribute(purpose, 'data-state'), 'none');
+  assert.match(await page.textContent(`${purpose} [data-testid=notice]`), /voiceprint/);
+  await page.click('[data-testid=grant-voiceprint_enrolment]');
+  assert.equal(await page.getAttribute(purpose, 'data-state'), 'granted');
+  await page.screenshot({ path: path.join(shots, 'privacy-consent-granted.png'), fullPage: true });
+  await page.click('[data-testid=withdraw-voiceprint_enrolment]');
+  assert.equal(await page.getAttribute(purpose, 'data-state'), 'none');
+  // The download now holds the consent, its signed receipt, and both log entries.
+  const r = await page.request.get(`${base}/privacy/export.json`);
+  const doc = await r.json();
+  assert.equal(doc.consents.length, 1);
+  assert.equal(doc.consents[0].end_reason, 'withdrawn');
+  assert.equal(doc.receipts.length, 1);
+  const kinds = doc.log_entries.map((e) => e.kind);
+  assert.ok(kinds.includes('consent_granted') && kinds.includes('consent_withdrawn'), kinds.join());
+  await ctx.close();
+});
+
+test('a compliance officer searches, opens a proof, verifies the log and exports', async () => {
+  const ctx = await newContext();
+  const page = await signIn(ctx, '/console/acme/login', 'alice');
+  await page.fill('input[name=customer]', 'C-1001');
+  await page.fill('input[name=purpose]', 'voiceprint_enrolment');
+  await page.click('[data-testid=search]');
+  const kinds = await page.locator('[data-testid=results] tr[data-kind]').evaluateAll((rows) => rows.map((r) => r.dataset.kind));
+  assert.deepEqual(kinds, ['consent_withdrawn', 'consent_granted']);
+  await page.screenshot({ path: path.join(shots, 'console-search.png'), fullPage: true });
+
+  // The granted entry: inclusion proof against a signed tree head, and its receipt.
+  await page.click('[data-testid=results] tr[data-kind=consent_granted] a');
+  assert.ok(await page.isVisible('[data-testid=inclusion-proof]'));
+  assert.match(await page.textContent('[data-testid=root-hash]'), /^[0-9a-f]{64}$/);
+  await page.screenshot({ path: path.join(shots, 'console-entry-proof.png'), fullPage: true });
+  await page.click('[data-testid=receipt-link]');
+  assert.match(await page.textContent('[data-testid=receipt]'), /voiceprint_enrolment/);
+
+  await page.goto(`${base}/console/log`);
+  await page.click('[data-testid=verify]');
+  assert.equal(await page.getAttribute('[data-testid=verify-result]', 'data-ok'), 'true');
+  await page.screenshot({ path: path.join(shots, 'console-log-verified.png'), fullPage: true });
+
+  // Export of the filtered set, through the browser's download.
+  await page.goto(`${base}/console?customer=C-1001`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);
+  const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+  const lines = csv.trim().split('\n');
+  assert.equal(lines[0], 'index,created_at_ms,kind,customer_ref,session_id,leaf_hash,body');
+  assert.ok(lines.some((l) => l.includes('consent_withdrawn')));
+  assert.ok(lines.slice(1).every((l) => l.includes('C-1001')));
+  const jsonl = await page.request.get(`${base}/console/export.jsonl?kind=template_deleted`);
+  const deleted = (await jsonl.text()).trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(deleted.length >= 2 && deleted.every((e) => e.body.by === 'privacy_centre'));
+  // Staff actions are themselves in the log.
+  const actions = await page.request.get(`${base}/console/export.jsonl?kind=staff_action`);
+  const seen = new Set((await actions.text()).trim().split('\n').map((l) => JSON.parse(l).body.action));
+  for (const a of ['login', 'search', 'view_entry', 'view_receipt', 'verify_log', 'export_csv']) assert.ok(seen.has(a), a);
   await ctx.close();
 });
