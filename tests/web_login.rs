@@ -829,3 +829,45 @@ both!(
         }
     }
 );
+
+both!(
+    privacy_links_are_signed_and_tamper_evident,
+    |app: TestApp| async move {
+        let _ = setup(&app).await;
+        let key = app
+            .tenant_with_key("acme", Sector::Retail, &[Scope::Sessions])
+            .await;
+        let resp = app
+            .post_json("/v1/customers/C-1001/privacy-link", &key, json!({}))
+            .await;
+        let body: Value = resp.json().await.unwrap();
+        let token = body["url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        // A compact JWS signed by the service, with no customer data in it.
+        let claims = app.state.signer.verify_jws(&token).unwrap();
+        assert_eq!(claims["use"], "privacy_link");
+        assert!(!claims.to_string().contains("C-1001"));
+        // Any altered byte fails the signature; the intact link still works once.
+        let mut bytes = token.clone().into_bytes();
+        let i = bytes.len() - 5;
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(bytes).unwrap();
+        let resp = no_redirects()
+            .get(app.url(&format!("/privacy/link/{altered}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        let resp = no_redirects()
+            .get(app.url(&format!("/privacy/link/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303);
+    }
+);

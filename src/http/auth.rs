@@ -28,6 +28,7 @@ use crate::{
 
 /// How long a privacy-centre link stays valid (it is also single use).
 pub const PRIVACY_LINK_TTL_MS: i64 = 10 * 60 * 1000;
+const PRIVACY_LINK_USE: &str = "privacy_link";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -259,13 +260,31 @@ async fn redeem_link(
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let invalid = || PageError::new(StatusCode::NOT_FOUND, "link_invalid", lang);
-    if token.len() > 128 {
+    if token.len() > 2048 {
         return Err(invalid());
     }
-    let (tenant, customer) = store::web::redeem_privacy_link(&state.db, &token_hash(&token))
+    // The signature first (a forged or altered link never reaches the database), then
+    // purpose and expiry, then the single-use record that names the customer.
+    let claims = state.signer.verify_jws(&token).map_err(|_| invalid())?;
+    if claims.get("use").and_then(serde_json::Value::as_str) != Some(PRIVACY_LINK_USE)
+        || claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .is_none_or(|exp| exp * 1000 <= now_ms())
+    {
+        return Err(invalid());
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(invalid)?;
+    let (tenant, customer) = store::web::redeem_privacy_link(&state.db, &token_hash(jti))
         .await
         .map_err(web::internal(lang))?
         .ok_or_else(invalid)?;
+    if claims.get("tenant").and_then(serde_json::Value::as_str) != Some(tenant.as_str()) {
+        return Err(invalid());
+    }
     tracing::info!(tenant = %tenant, "customer signed in by link");
     start_session(&state, lang, customer_session(tenant, customer), "/privacy").await
 }
@@ -279,8 +298,10 @@ pub struct PrivacyLinkResponse {
 }
 
 /// A single-use, short-lived link into the privacy centre for a customer the platform has just
-/// verified (scope `sessions`). The link is an unguessable 256-bit capability; the database
-/// keeps only its SHA-256, and redeeming it starts a customer session.
+/// verified (scope `sessions`). The link carries a JWS signed by the service's signing key
+/// (typ `trustline-privacy-link+jwt`: tenant, a random 256-bit `jti`, `exp`; no customer data);
+/// the database keeps the SHA-256 of the `jti` with the customer, and redeeming it once starts
+/// a customer session.
 #[utoipa::path(
     post,
     path = "/v1/customers/{customer_ref}/privacy-link",
@@ -303,11 +324,26 @@ pub(crate) async fn create_privacy_link(
     let customer: CustomerRef = customer_ref
         .parse()
         .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))?;
-    let token = random_token().map_err(|_| Problem::internal())?;
+    let jti = random_token().map_err(|_| Problem::internal())?;
     let expires_at = now_ms() + PRIVACY_LINK_TTL_MS;
+    let token = state
+        .signer
+        .sign_jws(
+            &serde_json::json!({
+                "use": PRIVACY_LINK_USE,
+                "tenant": caller.tenant.as_str(),
+                "jti": jti,
+                "exp": expires_at / 1000,
+            }),
+            "trustline-privacy-link+jwt",
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "privacy link signing failed");
+            Problem::internal()
+        })?;
     store::web::insert_privacy_link(
         &state.db,
-        &token_hash(&token),
+        &token_hash(&jti),
         &caller.tenant,
         &customer,
         expires_at,
