@@ -52,9 +52,12 @@ pub enum Command {
     /// Enforce retention now (expire consents, destroy templates whose purpose or time ended).
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Measure accuracy on a corpus.
+    #[command(subcommand)]
+    Eval(crate::eval::EvalCommand),
     /// Benchmarks (figures printed, never asserted).
     #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(crate::eval::BenchCommand),
     /// Configure a tenant's OpenID Connect identity providers (console and privacy centre).
     #[command(subcommand)]
     Idp(IdpCommand),
@@ -108,23 +111,6 @@ pub enum AuditCommand {
 pub enum RetentionCommand {
     /// One pass of the retention job.
     Run,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Durable appends/s with concurrent writers, with and without group commit, on the
-    /// configured database; proof construction at `--proof-entries`.
-    Ledger {
-        #[arg(long, default_value_t = 64)]
-        writers: usize,
-        #[arg(long, default_value_t = 20_000)]
-        appends: usize,
-        /// Appends for the run without group commit (it is slow).
-        #[arg(long, default_value_t = 2_000)]
-        unbatched_appends: usize,
-        #[arg(long, default_value_t = 1_000_000)]
-        proof_entries: u64,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +200,59 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("{} models verified and loaded", registry.len());
             Ok(())
+        }
+        Command::Eval(crate::eval::EvalCommand::Keystroke {
+            cmu,
+            freetext,
+            out_dir,
+        }) => {
+            if cmu.is_none() && freetext.is_none() {
+                anyhow::bail!("give --cmu FILE and/or --freetext DIR");
+            }
+            let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<serde_json::Value> {
+                let registry = ModelRegistry::load(
+                    &settings.onnxruntime_library,
+                    &settings.models_dir,
+                    LoadOptions {
+                        sessions_per_model: 1,
+                        intra_threads: 1,
+                    },
+                )?;
+                let mut parts = Vec::new();
+                if let Some(file) = cmu {
+                    parts.push(crate::eval::keystroke::eval_cmu(&registry, &file, &out_dir)?);
+                }
+                if let Some(dir) = freetext {
+                    parts.push(crate::eval::keystroke::eval_freetext(&registry, &dir, &out_dir)?);
+                }
+                Ok(if parts.len() == 1 {
+                    parts.remove(0)
+                } else {
+                    serde_json::json!({"eer": parts[0]["eer"], "cmu": parts[0], "freetext": parts[1]})
+                })
+            })
+            .await??;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Eval(crate::eval::EvalCommand::Voice {
+            corpus,
+            telephone,
+            det,
+        }) => {
+            tokio::task::spawn_blocking(move || {
+                crate::eval::voice::run(&settings, &corpus, telephone, det)
+            })
+            .await?
+        }
+        Command::Bench(crate::eval::BenchCommand::Voice {
+            seconds,
+            iterations,
+        }) => {
+            tokio::task::spawn_blocking(move || {
+                crate::eval::bench::run(&settings, seconds, iterations)
+            })
+            .await?
         }
         Command::Tenant(cmd) => {
             let db = connect_migrated(&settings).await?;
@@ -331,7 +370,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Bench(BenchCommand::Ledger {
+        Command::Bench(crate::eval::BenchCommand::Ledger {
             writers,
             appends,
             unbatched_appends,

@@ -8,9 +8,11 @@ pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod i18n;
+pub mod keystroke;
 pub mod privacy;
 pub mod problem;
 pub mod sessions;
+pub mod voice;
 pub mod web;
 pub mod wellknown;
 
@@ -45,8 +47,10 @@ pub fn app(state: AppState) -> Router {
     let platform = Router::new()
         .merge(customers::router())
         .merge(auth::platform_router())
+        .merge(keystroke::router())
         .merge(sessions::router())
-        .merge(consent::router());
+        .merge(consent::router())
+        .merge(voice::router());
 
     // People-facing pages: HTML, strict security headers, no scripts.
     let pages = Router::new()
