@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "installing postgresql (Debian package)…"
+# Debian packages: PostgreSQL for the second backend; Chromium (+ driver) for the browser tests.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! [ -x /usr/bin/chromium ]; then
+  echo "installing postgresql, chromium, chromium-driver (Debian packages)…"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql chromium chromium-driver >/dev/null
 fi
 scripts/install-onnxruntime.sh
 
@@ -36,9 +37,29 @@ set +e
 cargo test --locked --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
+
+# Browser tests (tests/e2e): real headless Chromium, a real OpenID provider (npm
+# oidc-provider) and the real binary, on loopback. Run with the whole suite (no arguments).
+# The binary is copied out of the (possibly shared) target dir before use.
+e2e_status=0
+if [ "$status" = 0 ] && [ "$#" = 0 ]; then
+  cargo build --locked --bin trustline
+  E2E_BIN="$PGTMP/trustline"
+  cp "${CARGO_TARGET_DIR:-target}/debug/trustline" "$E2E_BIN"
+  (cd tests/e2e && npm ci --no-audit --no-fund --silent)
+  set +e
+  (cd tests/e2e && TRUSTLINE_BIN="$E2E_BIN" node --test --test-concurrency=1 --test-reporter=spec run.mjs) 2>&1 \
+    | tee "$PGTMP/e2e.log"
+  e2e_status=${PIPESTATUS[0]}
+  set -e
+fi
 sqlite=$(grep -cE '::sqlite \.\.\. ok$' "$LOG" || true)
 postgres=$(grep -cE '::postgres \.\.\. ok$' "$LOG" || true)
 echo "backend tests passed: sqlite ${sqlite}, postgresql ${postgres}"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$LOG"
-exit "$status"
+if [ "$status" = 0 ] && [ "$#" = 0 ]; then
+  echo "browser tests: $(grep -E '^ℹ (pass|fail) ' "$PGTMP/e2e.log" | tr '\n' ' ')"
+fi
+[ "$status" = 0 ] || exit "$status"
+exit "$e2e_status"

@@ -58,6 +58,39 @@ pub enum Command {
     /// Benchmarks (figures printed, never asserted).
     #[command(subcommand)]
     Bench(crate::eval::BenchCommand),
+    /// Configure a tenant's OpenID Connect identity providers (console and privacy centre).
+    #[command(subcommand)]
+    Idp(IdpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdpCommand {
+    /// Set (or replace) the identity provider of a tenant for staff or customers. The client
+    /// secret is read from IDP_CLIENT_SECRET (kept out of shell history) and stored sealed
+    /// under the master key.
+    Set {
+        #[arg(long)]
+        tenant: String,
+        /// staff (compliance console) or customer (privacy centre)
+        #[arg(long)]
+        realm: String,
+        /// Issuer URL; discovery is at <issuer>/.well-known/openid-configuration
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long, env = "IDP_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// Extra scopes beyond openid, comma-separated
+        #[arg(long, default_value = "")]
+        scopes: String,
+        /// Claim holding staff roles (compliance_officer, tenant_admin); dotted paths allowed
+        #[arg(long, default_value = "roles")]
+        role_claim: String,
+        /// Claim holding the customer reference
+        #[arg(long, default_value = "customer_ref")]
+        customer_claim: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +268,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+            Ok(())
+        }
+        Command::Idp(IdpCommand::Set {
+            tenant,
+            realm,
+            issuer,
+            client_id,
+            client_secret,
+            scopes,
+            role_claim,
+            customer_claim,
+        }) => {
+            let db = connect_migrated(&settings).await?;
+            let master = crate::crypto::master::load_or_create(&settings)
+                .map_err(|e| anyhow::anyhow!("master key: {e}"))?;
+            let tenant: TenantId = tenant.parse()?;
+            let realm: crate::oidc::Realm = realm.parse()?;
+            crate::oidc::service::configure(
+                &db,
+                &master,
+                &tenant,
+                realm,
+                &crate::oidc::service::IdentityProviderConfig {
+                    issuer_url: issuer,
+                    client_id,
+                    client_secret: crate::config::Secret::new(client_secret),
+                    scopes: scopes
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    role_claim,
+                    customer_claim,
+                },
+            )
+            .await?;
+            println!("identity provider for {tenant} ({realm}) saved");
             Ok(())
         }
         Command::Keys(cmd) => {

@@ -86,6 +86,9 @@ pub struct RawSettings {
     pub database_max_connections: u32,
     pub log_format: String,
     pub public_url: String,
+    /// Mark browser cookies `Secure` (and use the `__Host-` prefix). May be turned off only
+    /// when `public_url` is plain-HTTP loopback (local tests).
+    pub cookie_secure: bool,
 }
 
 impl Default for RawSettings {
@@ -104,6 +107,7 @@ impl Default for RawSettings {
             database_max_connections: 16,
             log_format: "json".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            cookie_secure: true,
         }
     }
 }
@@ -130,6 +134,7 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub log_format: LogFormat,
     pub public_url: String,
+    pub cookie_secure: bool,
 }
 
 impl Settings {
@@ -221,6 +226,15 @@ impl RawSettings {
                 reason,
             })?;
         }
+        let public_url = self.public_url.trim_end_matches('/').to_string();
+        if !self.cookie_secure && !is_loopback_http(&public_url) {
+            return Err(ConfigError::Invalid {
+                setting: "cookie_secure",
+                reason: "may be false only when public_url is http://127.0.0.1:… or \
+                         http://localhost:… (loopback tests)"
+                    .into(),
+            });
+        }
         let onnxruntime_library = self
             .onnxruntime_library
             .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
@@ -238,9 +252,19 @@ impl RawSettings {
             database_connect_attempts: self.database_connect_attempts,
             database_max_connections: self.database_max_connections,
             log_format,
-            public_url: self.public_url.trim_end_matches('/').to_string(),
+            public_url,
+            cookie_secure: self.cookie_secure,
         })
     }
+}
+
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Decode a base64 master key and insist on exactly 32 bytes (AES-256).
@@ -304,6 +328,28 @@ mod tests {
             err.contains("master_key") && err.contains("32 bytes"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn insecure_cookies_only_on_loopback_http() {
+        let raw = RawSettings {
+            cookie_secure: false,
+            public_url: "https://trustline.example".into(),
+            ..RawSettings::default()
+        };
+        assert!(
+            raw.validate()
+                .expect_err("not loopback")
+                .to_string()
+                .contains("cookie_secure")
+        );
+        let raw = RawSettings {
+            cookie_secure: false,
+            public_url: "http://127.0.0.1:9000/".into(),
+            ..RawSettings::default()
+        };
+        assert!(!raw.validate().expect("loopback").cookie_secure);
+        assert!(!is_loopback_http("http://127.0.0.1.evil.example"));
     }
 
     #[test]

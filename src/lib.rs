@@ -12,6 +12,7 @@ pub mod eval;
 pub mod factors;
 pub mod http;
 pub mod ledger;
+pub mod oidc;
 pub mod policy;
 pub mod sessions;
 pub mod store;

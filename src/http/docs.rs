@@ -20,6 +20,7 @@ use crate::AppState;
         super::customers::put_customer,
         super::customers::get_customer,
         super::customers::delete_customer,
+        super::auth::create_privacy_link,
         super::keystroke::enrol_fixed,
         super::keystroke::enrol_free,
         super::keystroke::evidence,

@@ -1,14 +1,19 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
+pub mod auth;
 pub mod consent;
+pub mod console;
 pub mod customers;
 pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod i18n;
 pub mod keystroke;
+pub mod privacy;
 pub mod problem;
 pub mod sessions;
 pub mod voice;
+pub mod web;
 pub mod wellknown;
 
 use std::time::{Duration, Instant};
@@ -41,10 +46,19 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
+        .merge(auth::platform_router())
         .merge(keystroke::router())
         .merge(sessions::router())
         .merge(consent::router())
         .merge(voice::router());
+
+    // People-facing pages: HTML, strict security headers, no scripts.
+    let pages = Router::new()
+        .merge(auth::router())
+        .merge(console::router())
+        .merge(privacy::router())
+        .route("/static/app.css", axum::routing::get(stylesheet))
+        .layer(middleware::from_fn(web::security_headers));
 
     Router::new()
         .merge(health::router())
@@ -52,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(wellknown::router())
         .merge(sessions::well_known())
         .nest("/v1", platform)
+        .merge(pages)
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -95,6 +110,16 @@ pub fn app(state: AppState) -> Router {
                 )),
         )
         .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        web::STYLESHEET,
+    )
 }
 
 /// Request ids: random, so they correlate logs without revealing order or volume.

@@ -6,6 +6,7 @@
 //! appends), the branch is on `Backend` in one visible place.
 
 pub mod api_keys;
+pub mod audit;
 pub mod consents;
 pub mod customers;
 pub mod factors;
@@ -14,6 +15,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
+pub mod web;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
