@@ -250,7 +250,7 @@ impl Signer {
     ) -> Result<(), SigningError> {
         let public = self
             .with_keys(|keys| {
-                keys.published
+                keys.all
                     .iter()
                     .find(|k| k.kid == kid)
                     .map(|k| k.public_key.clone())
