@@ -51,3 +51,6 @@ echo "wrk -t2 -c$CONNS -d${SECS}s --latency (body $(echo -n "$BODY" | wc -c) byt
 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$DIR/post.lua" "$BASE/v1/sessions"
 echo "status codes seen by the server (metrics):"
 curl -s "$BASE/metrics" | grep 'trustline_http_requests_total{' | grep 'sessions' || true
+echo "ledger group commit (batches, entries, seconds in commits):"
+curl -s "$BASE/metrics" | grep -E '^trustline_ledger_(batch_size|commit_seconds)_(sum|count)' || true
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores, shared)"

@@ -450,9 +450,14 @@ async fn insert_session(
         },
     ))];
     writes.extend(counters);
-    // Group commit: the row (and the lockout counters) commit with other requests' rows.
-    state.session_writer.write(writes).await?;
-    audit::decision(state, tenant, customer, &session_id, decision).await?;
+    // Group commit: the row (and the lockout counters) commit with other requests' rows, while
+    // the audit event commits in the ledger's batch; the answer waits for both.
+    let (written, audited) = tokio::join!(
+        state.session_writer.write(writes),
+        audit::decision(state, tenant, customer, &session_id, decision)
+    );
+    written?;
+    audited?;
     Ok(store::sessions::StoredSession {
         session_id,
         customer_ref: customer.to_string(),

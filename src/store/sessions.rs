@@ -385,6 +385,7 @@ async fn commit_batch(db: &Db, batch: &[WriteRequest]) -> Result<(), sqlx::Error
 async fn session_writer(db: Db, mut receiver: tokio::sync::mpsc::Receiver<WriteRequest>) {
     let mut batch = Vec::with_capacity(MAX_WRITE_BATCH);
     while receiver.recv_many(&mut batch, MAX_WRITE_BATCH).await > 0 {
+        let _gate = db.batch_write_guard().await;
         match commit_batch(&db, &batch).await {
             Ok(()) => {
                 for request in batch.drain(..) {
