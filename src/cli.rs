@@ -52,9 +52,12 @@ pub enum Command {
     /// Enforce retention now (expire consents, destroy templates whose purpose or time ended).
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Measure accuracy on a corpus.
+    #[command(subcommand)]
+    Eval(crate::eval::EvalCommand),
     /// Benchmarks (figures printed, never asserted).
     #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(crate::eval::BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,23 +78,6 @@ pub enum AuditCommand {
 pub enum RetentionCommand {
     /// One pass of the retention job.
     Run,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Durable appends/s with concurrent writers, with and without group commit, on the
-    /// configured database; proof construction at `--proof-entries`.
-    Ledger {
-        #[arg(long, default_value_t = 64)]
-        writers: usize,
-        #[arg(long, default_value_t = 20_000)]
-        appends: usize,
-        /// Appends for the run without group commit (it is slow).
-        #[arg(long, default_value_t = 2_000)]
-        unbatched_appends: usize,
-        #[arg(long, default_value_t = 1_000_000)]
-        proof_entries: u64,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +168,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{} models verified and loaded", registry.len());
             Ok(())
         }
+        Command::Eval(crate::eval::EvalCommand::Voice {
+            corpus,
+            telephone,
+            det,
+        }) => {
+            tokio::task::spawn_blocking(move || {
+                crate::eval::voice::run(&settings, &corpus, telephone, det)
+            })
+            .await?
+        }
+        Command::Bench(crate::eval::BenchCommand::Voice {
+            seconds,
+            iterations,
+        }) => {
+            tokio::task::spawn_blocking(move || {
+                crate::eval::bench::run(&settings, seconds, iterations)
+            })
+            .await?
+        }
         Command::Tenant(cmd) => {
             let db = connect_migrated(&settings).await?;
             match cmd {
@@ -260,7 +265,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Bench(BenchCommand::Ledger {
+        Command::Bench(crate::eval::BenchCommand::Ledger {
             writers,
             appends,
             unbatched_appends,

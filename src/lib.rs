@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod consent;
 pub mod crypto;
+pub mod eval;
 pub mod factors;
 pub mod http;
 pub mod ledger;

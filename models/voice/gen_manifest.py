@@ -101,7 +101,7 @@ context_samples = 64
 [models.thresholds]
 speech_enter = 0.5
 speech_leave = 0.35
-pad_chunks = 3.0
+pad_chunks = 16.0
 ''')
     aas = {}
     p = HERE / "aasist_calibration.json"
@@ -133,7 +133,7 @@ score = "logits[1] - logits[0] (bona fide minus spoof)"
 id = "voice-{cond}"
 file = "voice/voice_{cond}.json"
 sha256 = "{sha256(p)}"
-description = "{cond} voice scoring: S-norm cohort (dev-speaker clip embeddings, CAM++ and GE2E), fusion weights and score->FMR tables fitted on dev speakers of speech-commands-test (split rule in models/voice/README.md)"
+description = "{cond} voice scoring: S-norm cohort (one averaged CAM++ and GE2E embedding per dev speaker), fusion weights and score->FMR tables fitted on dev speakers of speech-commands-test (split rule in models/voice/README.md)"
 ''')
     if (HERE / "aasist_calibration.json").exists():
         parts.append(f'''[[artifacts]]

@@ -1,3 +1,6 @@
-//! Passive biometrics: models, and (in their own modules) voice and keystroke scoring.
+//! Passive biometrics: models, audio front end, and (in their own modules) voice and keystroke
+//! scoring.
 
+pub mod audio;
 pub mod models;
+pub mod voice;

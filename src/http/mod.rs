@@ -7,6 +7,7 @@ pub mod extract;
 pub mod health;
 pub mod problem;
 pub mod sessions;
+pub mod voice;
 pub mod wellknown;
 
 use std::time::{Duration, Instant};
@@ -40,7 +41,8 @@ pub fn app(state: AppState) -> Router {
     let platform = Router::new()
         .merge(customers::router())
         .merge(sessions::router())
-        .merge(consent::router());
+        .merge(consent::router())
+        .merge(voice::router());
 
     Router::new()
         .merge(health::router())

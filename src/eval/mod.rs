@@ -1,0 +1,52 @@
+//! `trustline eval …` and `trustline bench …`: accuracy and speed measured by commands anyone
+//! can run. Shared metric code (EER, FNMR at FMR, DET curves) lives in [`metrics`].
+
+pub mod bench;
+pub mod metrics;
+pub mod voice;
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Speaker verification over `<speaker>/<clip>.wav`: enrol on each speaker's first 3 clips
+    /// (sorted by name), test on the rest against every scored speaker's enrolment.
+    Voice {
+        #[arg(long)]
+        corpus: PathBuf,
+        /// Pass every clip through 8 kHz, a 300-3400 Hz band and G.711 µ-law first.
+        #[arg(long)]
+        telephone: bool,
+        /// DET curve image (default docs/det-voice-<condition>.png).
+        #[arg(long)]
+        det: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable appends/s with concurrent writers, with and without group commit, on the
+    /// configured database; proof construction at `--proof-entries`.
+    Ledger {
+        #[arg(long, default_value_t = 64)]
+        writers: usize,
+        #[arg(long, default_value_t = 20_000)]
+        appends: usize,
+        /// Appends for the run without group commit (it is slow).
+        #[arg(long, default_value_t = 2_000)]
+        unbatched_appends: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        proof_entries: u64,
+    },
+    /// Verify of N seconds of audio (fbank + VAD + embeddings + scoring) against bare ONNX
+    /// Runtime sessions on the same features, one intra-op thread (run under `taskset -c 0`
+    /// for one core).
+    Voice {
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f32,
+        #[arg(long, default_value_t = 30)]
+        iterations: usize,
+    },
+}

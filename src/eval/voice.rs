@@ -1,0 +1,332 @@
+//! `trustline eval voice --corpus DIR [--telephone]` (issue 9 protocol).
+//!
+//! Per speaker, clips sorted by name: enrol on the first 3 (embedding averaging), test on each
+//! remaining clip; targets = test clip vs own enrolment, impostors = every test clip vs every
+//! other scored speaker's enrolment. Speakers whose ids are in the shipped cohort (the dev split
+//! the S-norm cohort, fusion weights and calibration were fitted on) are not scored; on other
+//! corpora that excludes nobody. Prints EER and FNMR at FMR 1e-2/1e-3/1e-4 for each system,
+//! writes a DET curve, and ends with one JSON line (key `eer` = the shipped fused recipe).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::metrics::{SystemResult, det_points, summarise};
+use crate::{
+    biometrics::{
+        audio::{self, AudioEncoding, telephone::telephone_channel},
+        models::{LoadOptions, ModelRegistry, sha256_hex},
+        voice::{
+            embed::{AnalyseOptions, UtteranceAnalysis, analyse},
+            scoring::{Condition, VoiceScorer, dot},
+            service::VoiceEngine,
+            template::VoiceTemplate,
+        },
+    },
+    config::Settings,
+};
+
+struct Speaker {
+    id: String,
+    clips: Vec<PathBuf>,
+}
+
+fn list_corpus(dir: &Path) -> anyhow::Result<Vec<Speaker>> {
+    let mut speakers = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read corpus {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let mut clips: Vec<PathBuf> = std::fs::read_dir(&d)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")))
+            .collect();
+        clips.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+        if !clips.is_empty() {
+            let id = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            speakers.push(Speaker { id, clips });
+        }
+    }
+    Ok(speakers)
+}
+
+pub fn run(
+    settings: &Settings,
+    corpus: &Path,
+    telephone: bool,
+    det: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let condition = if telephone {
+        Condition::Telephone
+    } else {
+        Condition::Wideband
+    };
+    let models = ModelRegistry::load(
+        &settings.onnxruntime_library,
+        &settings.models_dir,
+        LoadOptions {
+            sessions_per_model: 1,
+            intra_threads: 1,
+        },
+    )?;
+    let engine = VoiceEngine::from_registry(&models)?;
+    let scorer = engine.scorer(condition);
+    let speakers = list_corpus(corpus)?;
+    let total: usize = speakers.iter().map(|s| s.clips.len()).sum();
+    anyhow::ensure!(
+        total > 0,
+        "no <speaker>/<clip>.wav files under {}",
+        corpus.display()
+    );
+
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "embedding {bar:40} {pos}/{len} clips [{elapsed_precise} < {eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut refused = 0usize;
+    let mut embedded: Vec<Vec<UtteranceAnalysis>> = Vec::with_capacity(speakers.len());
+    for spk in &speakers {
+        let mut v = Vec::with_capacity(spk.clips.len());
+        for clip in &spk.clips {
+            let bytes = std::fs::read(clip)?;
+            let mut u = audio::decode_with(&bytes, AudioEncoding::Wav, false)
+                .with_context(|| format!("{}", clip.display()))?;
+            let mut would_refuse = audio::check_levels(&u.samples).is_err();
+            if telephone {
+                u.samples = telephone_channel(&u.samples)?;
+                u.source_rate = 8_000;
+            }
+            let a = analyse(
+                &models,
+                &engine.front,
+                &u,
+                AnalyseOptions {
+                    enforce_min_speech: false,
+                    antispoof: false,
+                },
+            )
+            .with_context(|| format!("{}", clip.display()))?;
+            would_refuse |= audio::check_net_speech(a.net_speech_ms as usize * 16).is_err();
+            refused += usize::from(would_refuse);
+            v.push(a);
+            bar.inc(1);
+        }
+        embedded.push(v);
+    }
+    bar.finish_and_clear();
+
+    // Scored speakers: >= 4 clips, not in the shipped cohort (dev split).
+    let cohort: std::collections::HashSet<&str> = scorer
+        .cohort_speaker_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut excluded = 0usize;
+    let mut enrol: Vec<VoiceTemplate> = Vec::new();
+    let mut tests: Vec<(usize, &UtteranceAnalysis)> = Vec::new();
+    for (spk, an) in speakers.iter().zip(&embedded) {
+        let h = sha256_hex(spk.id.as_bytes());
+        if cohort.contains(&h[..16]) {
+            excluded += 1;
+            continue;
+        }
+        if an.len() < 4 {
+            continue;
+        }
+        let idx = enrol.len();
+        enrol.push(VoiceTemplate::from_analyses(&an[..3], Vec::new()).context("enrolment")?);
+        tests.extend(an[3..].iter().map(|a| (idx, a)));
+    }
+    anyhow::ensure!(
+        enrol.len() >= 2,
+        "need at least 2 scored speakers with >= 4 clips"
+    );
+
+    let en_c: Vec<(f32, f32)> = enrol
+        .iter()
+        .map(|t| scorer.campplus_stats(&t.campplus))
+        .collect();
+    let en_g: Vec<(f32, f32)> = enrol.iter().map(|t| scorer.ge2e_stats(&t.ge2e)).collect();
+    let names = [
+        "campplus_cosine",
+        "ge2e_cosine",
+        "campplus_snorm",
+        "ge2e_snorm",
+        "fused",
+    ];
+    let mut tg: Vec<Vec<f32>> = vec![Vec::new(); names.len()];
+    let mut im: Vec<Vec<f32>> = vec![Vec::new(); names.len()];
+    for (owner, a) in &tests {
+        let tc = scorer.campplus_stats(&a.campplus);
+        let tgs = scorer.ge2e_stats(&a.ge2e);
+        for (j, t) in enrol.iter().enumerate() {
+            let cc = dot(&t.campplus, &a.campplus);
+            let gc = dot(&t.ge2e, &a.ge2e);
+            let cs = VoiceScorer::snorm(cc, en_c[j], tc);
+            let gs = VoiceScorer::snorm(gc, en_g[j], tgs);
+            let row = [cc, gc, cs, gs, scorer.fuse(cs, gs)];
+            let dst = if j == *owner { &mut tg } else { &mut im };
+            for (k, v) in row.iter().enumerate() {
+                dst[k].push(*v);
+            }
+        }
+    }
+    let results: Vec<SystemResult> = (0..names.len())
+        .map(|k| summarise(&tg[k], &im[k]))
+        .collect();
+    println!(
+        "voice eval, {} ({}): {} speakers scored ({} excluded as dev/cohort), {} target / {} impostor trials, {} clips the service would refuse (level or < {} ms net speech)",
+        corpus.display(),
+        condition.as_str(),
+        enrol.len(),
+        excluded,
+        tg[0].len(),
+        im[0].len(),
+        refused,
+        audio::MIN_NET_SPEECH_MS
+    );
+    println!(
+        "{:<18} {:>7} {:>12} {:>12} {:>12}",
+        "system", "EER", "FNMR@1e-2", "FNMR@1e-3", "FNMR@1e-4"
+    );
+    for (n, r) in names.iter().zip(&results) {
+        println!(
+            "{:<18} {:>6.2}% {:>11.1}% {:>11.1}% {:>11.1}%",
+            n,
+            100.0 * r.eer,
+            100.0 * r.fnmr_at_fmr_1e_2,
+            100.0 * r.fnmr_at_fmr_1e_3,
+            100.0 * r.fnmr_at_fmr_1e_4
+        );
+    }
+    let det_path =
+        det.unwrap_or_else(|| PathBuf::from(format!("docs/det-voice-{}.png", condition.as_str())));
+    let curves: Vec<(&str, Vec<(f64, f64)>)> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (*n, det_points(&tg[k], &im[k], 400)))
+        .collect();
+    match plot_det(&det_path, &curves, condition) {
+        Ok(()) => println!("DET curve: {}", det_path.display()),
+        Err(e) => eprintln!("DET curve not written: {e}"),
+    }
+    let fused = &results[names.len() - 1];
+    let per_system: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .zip(&results)
+        .map(|(n, r)| (n.to_string(), json!(r)))
+        .collect();
+    let summary = json!({
+        "eer": fused.eer,
+        "fnmr_at_fmr_1e-2": fused.fnmr_at_fmr_1e_2,
+        "fnmr_at_fmr_1e-3": fused.fnmr_at_fmr_1e_3,
+        "fnmr_at_fmr_1e-4": fused.fnmr_at_fmr_1e_4,
+        "system": "campplus+ge2e adaptive S-norm, dev-fitted fusion",
+        "condition": condition.as_str(),
+        "corpus": corpus.display().to_string(),
+        "speakers_scored": enrol.len(),
+        "speakers_excluded_dev": excluded,
+        "target_trials": tg[0].len(),
+        "impostor_trials": im[0].len(),
+        "clips_service_would_refuse": refused,
+        "snorm_top_k": scorer.top_k,
+        "models": models.summary(),
+        "per_system": per_system,
+    });
+    println!("{summary}");
+    Ok(())
+}
+
+fn plot_det(
+    path: &Path,
+    curves: &[(&str, Vec<(f64, f64)>)],
+    condition: Condition,
+) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let have_font = ensure_font();
+    let root = BitMapBackend::new(path, (900, 700)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .margin(20)
+        .x_label_area_size(if have_font { 50 } else { 10 })
+        .y_label_area_size(if have_font { 60 } else { 10 });
+    if have_font {
+        builder.caption(
+            format!("DET, voice ({})", condition.as_str()),
+            ("sans-serif", 24),
+        );
+    }
+    let mut chart =
+        builder.build_cartesian_2d((1e-5f64..1f64).log_scale(), (1e-3f64..1f64).log_scale())?;
+    let mut mesh = chart.configure_mesh();
+    if have_font {
+        mesh.x_desc("false match rate")
+            .y_desc("false non-match rate");
+    } else {
+        mesh.disable_x_axis().disable_y_axis();
+    }
+    mesh.draw()?;
+    let colours = [BLUE, RED, CYAN, MAGENTA, BLACK];
+    for (i, (name, pts)) in curves.iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        let series = chart.draw_series(LineSeries::new(
+            pts.iter().map(|&(x, y)| (x.max(1e-5), y.max(1e-3))),
+            colour.stroke_width(if i == curves.len() - 1 { 3 } else { 1 }),
+        ))?;
+        if have_font {
+            series
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+        }
+    }
+    if have_font {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// plotters draws text with a registered TrueType font; use the system's DejaVu Sans when it
+/// is installed (Debian `fonts-dejavu-core`), else draw the plot without text.
+fn ensure_font() -> bool {
+    static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FONT.get_or_init(|| {
+        for p in [
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        ] {
+            if let Ok(bytes) = std::fs::read(p) {
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font(
+                    "sans-serif",
+                    plotters::style::FontStyle::Normal,
+                    bytes,
+                )
+                .is_ok()
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+}
