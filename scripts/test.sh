@@ -33,7 +33,7 @@ echo "throwaway PostgreSQL on 127.0.0.1:${PGPORT}"
 # Unit, integration and end-to-end tests (doc tests are not used: examples live in tests/).
 LOG="$PGTMP/cargo-test.log"
 set +e
-cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$LOG"
+cargo test --locked --no-fail-fast --lib --bins --tests "$@" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 sqlite=$(grep -cE '::sqlite \.\.\. ok$' "$LOG" || true)

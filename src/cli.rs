@@ -168,6 +168,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{} models verified and loaded", registry.len());
             Ok(())
         }
+        Command::Eval(crate::eval::EvalCommand::Keystroke {
+            cmu,
+            freetext,
+            out_dir,
+        }) => {
+            if cmu.is_none() && freetext.is_none() {
+                anyhow::bail!("give --cmu FILE and/or --freetext DIR");
+            }
+            let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<serde_json::Value> {
+                let registry = ModelRegistry::load(
+                    &settings.onnxruntime_library,
+                    &settings.models_dir,
+                    LoadOptions {
+                        sessions_per_model: 1,
+                        intra_threads: 1,
+                    },
+                )?;
+                let mut parts = Vec::new();
+                if let Some(file) = cmu {
+                    parts.push(crate::eval::keystroke::eval_cmu(&registry, &file, &out_dir)?);
+                }
+                if let Some(dir) = freetext {
+                    parts.push(crate::eval::keystroke::eval_freetext(&registry, &dir, &out_dir)?);
+                }
+                Ok(if parts.len() == 1 {
+                    parts.remove(0)
+                } else {
+                    serde_json::json!({"eer": parts[0]["eer"], "cmu": parts[0], "freetext": parts[1]})
+                })
+            })
+            .await??;
+            println!("{summary}");
+            Ok(())
+        }
         Command::Eval(crate::eval::EvalCommand::Voice {
             corpus,
             telephone,

@@ -103,13 +103,15 @@ impl AppState {
         let signer = Arc::new(signer);
         let ledger = Ledger::start(db.clone(), signer.clone());
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
+        let scorers = Arc::new(sessions::ScorerRegistry::default());
+        biometrics::keystroke::service::register_scorers(&scorers, &models);
         Ok(Self {
             settings: Arc::new(settings),
             db,
             models,
             master_key: Arc::new(master_key),
             policies: Arc::new(policies),
-            scorers: Arc::new(sessions::ScorerRegistry::default()),
+            scorers,
             session_writer,
             signer,
             ledger,

@@ -204,6 +204,10 @@ both_backends!(
         assert_eq!(&signed, receipt);
         let index = body["log"]["index"].as_u64().unwrap();
         assert_eq!(receipt["trustline"]["log"]["index"], index);
+        assert_eq!(
+            receipt["trustline"]["log"]["leafHash"],
+            body["log"]["leaf_hash"]
+        );
 
         // The inclusion proof leads to a signed head; an auditor checks both offline.
         let proof: Value = app
@@ -247,10 +251,7 @@ both_backends!(
             .json()
             .await
             .unwrap();
-        assert_eq!(
-            again["receipt"]["consentReceiptID"],
-            receipt["consentReceiptID"]
-        );
+        assert_eq!(again["receipt"], *receipt, "the same receipt, signed again");
 
         consent::require(
             &app.state.db,
@@ -645,6 +646,62 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(list, json!([]));
+
+        // A session the sessions service created and that has ended (or is another customer's)
+        // takes no consent and no camera grant.
+        let now = trustline::store::now_ms();
+        for (id, customer, expires_at) in [
+            ("s-ended", "cust-1", now - 1),
+            ("s-theirs", "cust-2", now + 600_000),
+        ] {
+            trustline::store::sessions::insert(
+                &app.state.db,
+                &trustline::store::sessions::NewSession {
+                    session_id: id,
+                    tenant: &f.tenant,
+                    customer: &customer.parse().unwrap(),
+                    channel: "video",
+                    outcome: "verified",
+                    assurance: "aal1",
+                    policy_id: "retail",
+                    policy_version: "1.0.0",
+                    policy_hash: "x",
+                    evidence: "[]",
+                    decision: "{}",
+                    handoff_from: None,
+                    now: now - 1_000,
+                    expires_at,
+                    verified_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let cred = credential(&app, &f.tenant, "cust-1", Some("s-ended"));
+        let r = app.post_json("/v1/consents", &f.key, json!({"customer_ref": "cust-1", "purpose": "camera", "notice_version": "1.0.0", "session_id": "s-ended", "capture": {"method": "customer_device", "customer_credential": cred}})).await;
+        expect_problem(r, 409, "session_ended").await;
+        let r = app
+            .post_json(
+                "/v1/sessions/s-ended/camera-grants",
+                &f.key,
+                json!({"customer_ref": "cust-1"}),
+            )
+            .await;
+        expect_problem(r, 409, "session_ended").await;
+        let r = app
+            .post_json(
+                "/v1/sessions/s-theirs/camera-grants",
+                &f.key,
+                json!({"customer_ref": "cust-1"}),
+            )
+            .await;
+        expect_problem(r, 409, "session_mismatch").await;
+        assert!(
+            trustline::store::ledger::tip(&app.state.db, "strict")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // A session consent that has ended (expired) no longer grants the camera.
         let cred = credential(&app, &f.tenant, "cust-1", Some("ended"));

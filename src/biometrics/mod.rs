@@ -2,5 +2,6 @@
 //! scoring.
 
 pub mod audio;
+pub mod keystroke;
 pub mod models;
 pub mod voice;

@@ -69,6 +69,10 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("signing failed: {0}")]
     Signing(String),
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error("the session belongs to another customer")]
+    SessionMismatch,
 }
 
 /// How the platform says the grant was captured.
@@ -184,6 +188,26 @@ async fn ensure_customer(
         .ok_or(ServiceError::CustomerNotFound)
 }
 
+/// A session id names a session of this tenant when the sessions service created it: then it
+/// must belong to this customer and must not have expired. Ids the sessions service does not
+/// know stay opaque (the platform may scope consent to its own call or chat id).
+async fn check_session(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    session_id: &str,
+) -> Result<(), ServiceError> {
+    if let Some(session) = store::sessions::get(&state.db, tenant, session_id).await? {
+        if session.customer_ref != customer.as_str() {
+            return Err(ServiceError::SessionMismatch);
+        }
+        if session.expires_at <= now_ms() {
+            return Err(ServiceError::SessionEnded);
+        }
+    }
+    Ok(())
+}
+
 pub async fn grant(
     state: &AppState,
     tenant: &TenantId,
@@ -194,6 +218,9 @@ pub async fn grant(
         .get(cmd.purpose)
         .ok_or_else(|| ServiceError::UnknownPurpose(cmd.purpose.as_str().into()))?;
     ensure_customer(state, tenant, &cmd.customer).await?;
+    if let Some(session) = &cmd.session_id {
+        check_session(state, tenant, &cmd.customer, session).await?;
+    }
     let evidence = match &cmd.capture {
         CaptureRequest::CustomerDevice {
             customer_credential,
@@ -289,7 +316,7 @@ pub async fn grant(
             at: now,
         });
     }
-    let receipt = sign_receipt(state, tenant, &consent)?;
+    let receipt = sign_receipt(state, tenant, &consent, &hex::encode(ledger.leaf_hash))?;
     metrics::counter!("trustline_consent_events_total", "event" => "granted", "purpose" => cmd.purpose.as_str()).increment(1);
     Ok(GrantOutcome {
         consent,
@@ -302,6 +329,7 @@ fn sign_receipt(
     state: &AppState,
     tenant: &TenantId,
     consent: &ConsentRow,
+    leaf_hash: &str,
 ) -> Result<SignedReceipt, ServiceError> {
     let set = state.consents.catalogue.for_tenant(tenant.as_str());
     let purpose: Purpose = consent
@@ -318,7 +346,7 @@ fn sign_receipt(
         &set.controller,
         &LogPosition {
             index,
-            leaf_hash: String::new(),
+            leaf_hash: leaf_hash.to_string(),
             inclusion_proof: inclusion_proof_path(index),
         },
     );
@@ -339,7 +367,10 @@ pub async fn receipt(
     let consent = store::consents::get(&state.db, tenant, consent_id)
         .await?
         .ok_or(ServiceError::ConsentNotFound)?;
-    sign_receipt(state, tenant, &consent)
+    let entry =
+        store::ledger::entry(&state.db, tenant.as_str(), consent.ledger_index as u64).await?;
+    let leaf_hash = entry.map(|e| hex::encode(e.leaf_hash)).unwrap_or_default();
+    sign_receipt(state, tenant, &consent, &leaf_hash)
 }
 
 pub async fn list(
@@ -460,6 +491,7 @@ pub async fn camera_grant(
     customer: &CustomerRef,
 ) -> Result<CameraGrant, ServiceError> {
     ensure_customer(state, tenant, customer).await?;
+    check_session(state, tenant, customer, session_id).await?;
     let now = now_ms();
     let open = store::consents::in_force(
         &state.db,

@@ -2,7 +2,9 @@
 //! can run. Shared metric code (EER, FNMR at FMR, DET curves) lives in [`metrics`].
 
 pub mod bench;
+pub mod keystroke;
 pub mod metrics;
+pub mod rates;
 pub mod voice;
 
 use std::path::PathBuf;
@@ -11,6 +13,17 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
+    /// Keystroke models: `--cmu FILE` (CMU password CSV, plain or .gz) and/or `--freetext DIR`
+    /// (a folder laid out like aalto136m_subset). The last output line is a JSON summary.
+    Keystroke {
+        #[arg(long)]
+        cmu: Option<PathBuf>,
+        #[arg(long)]
+        freetext: Option<PathBuf>,
+        /// Where the DET curve PNGs go.
+        #[arg(long, default_value = "docs")]
+        out_dir: PathBuf,
+    },
     /// Speaker verification over `<speaker>/<clip>.wav`: enrol on each speaker's first 3 clips
     /// (sorted by name), test on the rest against every scored speaker's enrolment.
     Voice {

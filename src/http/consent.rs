@@ -1,10 +1,11 @@
 //! Platform API: consent (scope `consent`), camera grants, session events, and the log's
 //! proofs (scope `consent` or `audit`).
 //!
-//! Session ids are opaque strings the platform passes. The sessions work validates them
-//! (an open session of this tenant, for this customer) in `POST /v1/sessions`; here they only
-//! scope session consents, grants and events. Keeping it opaque keeps the coupling to one
-//! string.
+//! Session ids are strings the platform passes. When the sessions service knows the id (it
+//! created the session), a grant or camera grant is refused once the session has ended
+//! (409 `session_ended`) or if it belongs to another customer (409 `session_mismatch`); other
+//! ids stay opaque (a call or chat id of the platform), which keeps the coupling to one lookup
+//! (`consent::service::check_session`).
 
 use std::{collections::HashSet, convert::Infallible, time::Duration};
 
@@ -169,6 +170,17 @@ fn service_problem(e: ServiceError) -> Problem {
             tracing::error!(error = %e, "signing failed");
             Problem::internal()
         }
+        ServiceError::SessionEnded => Problem::new(
+            StatusCode::CONFLICT,
+            "session_ended",
+            "The session has ended",
+        )
+        .with_detail("start a new session; consent and camera grants are per live session"),
+        ServiceError::SessionMismatch => Problem::new(
+            StatusCode::CONFLICT,
+            "session_mismatch",
+            "The session belongs to another customer",
+        ),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod customers;
 pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod keystroke;
 pub mod problem;
 pub mod sessions;
 pub mod voice;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
+        .merge(keystroke::router())
         .merge(sessions::router())
         .merge(consent::router())
         .merge(voice::router());

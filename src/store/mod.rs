@@ -120,11 +120,12 @@ impl Db {
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
-                            // WAL for concurrent readers; FULL so a commit is on disk before it
-                            // is acknowledged; wait rather than fail on a busy writer.
+                            // FULL so a commit is on disk before it is acknowledged; wait rather
+                            // than fail on a busy writer. (WAL is set once, below: it is a
+                            // property of the file, and switching needs an exclusive lock that a
+                            // busy timeout cannot wait for.)
                             conn.execute(
-                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                                 PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                                "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
                             )
                             .await?;
                         }
@@ -133,6 +134,12 @@ impl Db {
                 });
             match pool_options.connect_with(connect_options.clone()).await {
                 Ok(pool) => {
+                    if backend == Backend::Sqlite {
+                        // WAL for concurrent readers beside the one writer; persistent on the file.
+                        sqlx::query("PRAGMA journal_mode=WAL")
+                            .execute(&pool)
+                            .await?;
+                    }
                     return Ok(Self {
                         pool,
                         backend,

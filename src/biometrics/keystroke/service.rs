@@ -1,0 +1,433 @@
+//! The I/O around keystroke verification: the consent gate, templates sealed under the
+//! customer's data key, ONNX inference off the async runtime. Handlers and (later) the session
+//! engine call these functions; the decision logic stays in the pure modules beside this one.
+
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{
+    KeyEvent, KeystrokeError, KeystrokeScore,
+    calibration::FmrTable,
+    fixed::{self, FixedTextTemplate},
+    free::{self, FreeTextTemplate},
+};
+use crate::{
+    AppState,
+    biometrics::models::{LoadedModel, ModelRegistry, ModelTask},
+    consent::{self, ConsentError, Purpose},
+    crypto::envelope::{self, DataKey, EnvelopeError},
+    policy::Modality,
+    sessions::{BiometricScorer, ScorerRegistry, engine::BiometricScore},
+    store::{self, StoreError},
+    tenants::{CustomerRef, TenantId},
+};
+
+pub const MODALITY_FIXED: &str = "keystroke_fixed";
+pub const MODALITY_FREE: &str = "keystroke_free";
+const FIXED_CALIBRATION: &str = "keystroke-fixed-calibration";
+const FREE_CALIBRATION: &str = "keystroke-free-calibration";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeystrokeServiceError {
+    #[error(transparent)]
+    Input(#[from] KeystrokeError),
+    #[error(transparent)]
+    Consent(#[from] ConsentError),
+    #[error("customer is not registered")]
+    UnknownCustomer,
+    #[error("the customer did not choose typing as a recognition method")]
+    MethodNotChosen,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("template envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
+    #[error("no {0} model is loaded")]
+    NoModel(&'static str),
+    #[error("inference worker failed: {0}")]
+    Worker(String),
+}
+
+/// Keystroke evidence of one attempt.
+#[derive(Debug, Clone)]
+pub enum KeystrokeEvidence {
+    /// One repetition of the enrolled phrase.
+    Fixed(Vec<KeyEvent>),
+    /// Free-text segments (chat messages), at least 50 keystrokes in all.
+    Free(Vec<Vec<KeyEvent>>),
+}
+
+/// A scored attempt, with what produced the score (for the decision record).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KeystrokeVerdict {
+    pub modality: &'static str,
+    pub model_id: String,
+    pub model_version: String,
+    #[serde(flatten)]
+    pub score: KeystrokeScore,
+}
+
+#[derive(Debug, Clone)]
+pub enum VerifyOutcome {
+    Scored(KeystrokeVerdict),
+    NotEnrolled,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EnrolmentReceipt {
+    pub modality: &'static str,
+    pub model_id: String,
+    pub model_version: String,
+    /// Repetitions (fixed text) or 50-keystroke windows (free text) in the template.
+    pub samples: usize,
+}
+
+/// Score -> FMR tables, parsed once per process (the models are fixed for its lifetime).
+struct Tables {
+    fixed_few: FmrTable,
+    fixed_many: FmrTable,
+    free: FmrTable,
+}
+
+fn tables(models: &ModelRegistry) -> Result<&'static Tables, KeystrokeError> {
+    static TABLES: OnceLock<Result<Tables, KeystrokeError>> = OnceLock::new();
+    TABLES
+        .get_or_init(|| {
+            let fixed = models
+                .artifact(FIXED_CALIBRATION)
+                .map_err(|e| KeystrokeError::Model(e.to_string()))?;
+            let free = models
+                .artifact(FREE_CALIBRATION)
+                .map_err(|e| KeystrokeError::Model(e.to_string()))?;
+            Ok(Tables {
+                fixed_few: FmrTable::parse_named(fixed, "enrol_10")?,
+                fixed_many: FmrTable::parse_named(fixed, "enrol_200")?,
+                free: FmrTable::parse_single(free)?,
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn model(models: &ModelRegistry, task: ModelTask) -> Result<&LoadedModel, KeystrokeServiceError> {
+    models
+        .for_task(task)
+        .ok_or(KeystrokeServiceError::NoModel(match task {
+            ModelTask::KeystrokeFixed => "keystroke_fixed",
+            _ => "keystroke_free",
+        }))
+}
+
+/// Pure scoring of one fixed-text attempt (parse, features, ONNX, calibration): what the
+/// benchmark measures end to end. Call from blocking context.
+pub fn score_fixed(
+    models: &ModelRegistry,
+    template: &FixedTextTemplate,
+    events: &[KeyEvent],
+) -> Result<KeystrokeScore, KeystrokeServiceError> {
+    let sample = fixed::parse_sample(events, template)?;
+    let m = model(models, ModelTask::KeystrokeFixed)?;
+    let scores = m.run(|s| fixed::score_batch(s, &sample.vector, template))?;
+    let score = scores.first().copied().unwrap_or(f32::NEG_INFINITY);
+    let t = tables(models)?;
+    let table = if template.repetitions.len() < 50 {
+        &t.fixed_few
+    } else {
+        &t.fixed_many
+    };
+    Ok(KeystrokeScore {
+        score,
+        fmr: table.fmr(f64::from(score)),
+    })
+}
+
+/// Pure scoring of free-text evidence. Call from blocking context.
+pub fn score_free(
+    models: &ModelRegistry,
+    template: &FreeTextTemplate,
+    segments: &[Vec<KeyEvent>],
+) -> Result<KeystrokeScore, KeystrokeServiceError> {
+    let windows = free::parse_verification(segments)?;
+    let m = model(models, ModelTask::KeystrokeFree)?;
+    let score = m.run(|s| free::verify(s, &windows, template))?;
+    Ok(KeystrokeScore {
+        score,
+        fmr: tables(models)?.free.fmr(f64::from(score)),
+    })
+}
+
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, KeystrokeServiceError> + Send + 'static,
+) -> Result<R, KeystrokeServiceError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| KeystrokeServiceError::Worker(e.to_string()))?
+}
+
+async fn require_typing(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+) -> Result<(), KeystrokeServiceError> {
+    let stored = store::customers::get(&state.db, tenant, customer)
+        .await?
+        .ok_or(KeystrokeServiceError::UnknownCustomer)?;
+    if !stored.methods.iter().any(|m| m == "typing") {
+        return Err(KeystrokeServiceError::MethodNotChosen);
+    }
+    Ok(())
+}
+
+fn key_owner(tenant: &TenantId, customer: &CustomerRef) -> Vec<u8> {
+    envelope::context(tenant.as_str(), customer.as_str(), "data-key")
+}
+
+/// The customer's data key; created (and stored wrapped) when `create` and none exists.
+async fn data_key(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    create: bool,
+) -> Result<Option<DataKey>, KeystrokeServiceError> {
+    let owner = key_owner(tenant, customer);
+    if let Some(wrapped) = store::templates::wrapped_key(&state.db, tenant, customer).await? {
+        return Ok(Some(state.master_key.unwrap_data_key(&owner, &wrapped)?));
+    }
+    if !create {
+        return Ok(None);
+    }
+    let (key, wrapped) = state.master_key.new_data_key(&owner)?;
+    match store::templates::insert_wrapped_key(&state.db, tenant, customer, &wrapped).await {
+        Ok(()) => Ok(Some(key)),
+        // Another request created one first: use that one.
+        Err(StoreError::Duplicate) => {
+            let wrapped = store::templates::wrapped_key(&state.db, tenant, customer)
+                .await?
+                .ok_or(KeystrokeServiceError::Store(StoreError::Duplicate))?;
+            Ok(Some(state.master_key.unwrap_data_key(&owner, &wrapped)?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Seal and store a template (no consent check: callers gate it).
+pub async fn store_template(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    modality: &'static str,
+    model: (&str, &str),
+    plaintext: &[u8],
+) -> Result<(), KeystrokeServiceError> {
+    let key = data_key(state, tenant, customer, true)
+        .await?
+        .ok_or(KeystrokeServiceError::Envelope(EnvelopeError::Open))?;
+    let sealed = key.seal(
+        &envelope::context(tenant.as_str(), customer.as_str(), modality),
+        plaintext,
+    )?;
+    store::templates::upsert_template(
+        &state.db, tenant, customer, modality, model.0, model.1, &sealed,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn load_template(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    modality: &'static str,
+) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, KeystrokeServiceError> {
+    let Some(stored) = store::templates::template(&state.db, tenant, customer, modality).await?
+    else {
+        return Ok(None);
+    };
+    let Some(key) = data_key(state, tenant, customer, false).await? else {
+        return Ok(None);
+    };
+    let plain = key.open(
+        &envelope::context(tenant.as_str(), customer.as_str(), modality),
+        &stored.ciphertext,
+    )?;
+    Ok(Some(plain))
+}
+
+/// Enrol free text (at least 250 keystrokes): consent first, then parse, model, seal, store.
+pub async fn enrol_free(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    segments: Vec<Vec<KeyEvent>>,
+) -> Result<EnrolmentReceipt, KeystrokeServiceError> {
+    require_typing(state, tenant, customer).await?;
+    consent::require(&state.db, tenant, customer, Purpose::KeystrokeEnrolment).await?;
+    let models = state.models.clone();
+    let template = blocking(move || {
+        let windows = free::parse_enrolment(&segments)?;
+        let m = model(&models, ModelTask::KeystrokeFree)?;
+        Ok(m.run(|s| free::enrol(s, &windows))?)
+    })
+    .await?;
+    finish_enrolment(
+        state,
+        tenant,
+        customer,
+        MODALITY_FREE,
+        ModelTask::KeystrokeFree,
+        &template.to_bytes(),
+        template.windows,
+    )
+    .await
+}
+
+/// Enrol a fixed text from its repetitions.
+pub async fn enrol_fixed(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    repetitions: Vec<Vec<KeyEvent>>,
+) -> Result<EnrolmentReceipt, KeystrokeServiceError> {
+    require_typing(state, tenant, customer).await?;
+    consent::require(&state.db, tenant, customer, Purpose::KeystrokeEnrolment).await?;
+    let template = fixed::enrol(&repetitions)?;
+    let samples = template.repetitions.len();
+    finish_enrolment(
+        state,
+        tenant,
+        customer,
+        MODALITY_FIXED,
+        ModelTask::KeystrokeFixed,
+        &template.to_bytes(),
+        samples,
+    )
+    .await
+}
+
+async fn finish_enrolment(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    modality: &'static str,
+    task: ModelTask,
+    bytes: &[u8],
+    samples: usize,
+) -> Result<EnrolmentReceipt, KeystrokeServiceError> {
+    let m = model(&state.models, task)?;
+    let (id, version) = (m.entry.id.clone(), m.entry.version.clone());
+    store_template(state, tenant, customer, modality, (&id, &version), bytes).await?;
+    Ok(EnrolmentReceipt {
+        modality,
+        model_id: id,
+        model_version: version,
+        samples,
+    })
+}
+
+/// Score keystroke evidence against the customer's template.
+pub async fn verify(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    evidence: KeystrokeEvidence,
+) -> Result<VerifyOutcome, KeystrokeServiceError> {
+    // Bad input is refused before anything is looked up (and whether or not the customer is
+    // enrolled, so a refusal reveals nothing about enrolment).
+    let (modality, task) = match &evidence {
+        KeystrokeEvidence::Fixed(events) => {
+            super::parse_events(events)?;
+            (MODALITY_FIXED, ModelTask::KeystrokeFixed)
+        }
+        KeystrokeEvidence::Free(segments) => {
+            free::parse_verification(segments)?;
+            (MODALITY_FREE, ModelTask::KeystrokeFree)
+        }
+    };
+    let Some(plain) = load_template(state, tenant, customer, modality).await? else {
+        return Ok(VerifyOutcome::NotEnrolled);
+    };
+    let m = model(&state.models, task)?;
+    let (model_id, model_version) = (m.entry.id.clone(), m.entry.version.clone());
+    let models = state.models.clone();
+    let score = blocking(move || match evidence {
+        KeystrokeEvidence::Fixed(events) => {
+            let t = FixedTextTemplate::from_bytes(&plain)?;
+            score_fixed(&models, &t, &events)
+        }
+        KeystrokeEvidence::Free(segments) => {
+            let t = FreeTextTemplate::from_bytes(&plain)?;
+            score_free(&models, &t, &segments)
+        }
+    })
+    .await?;
+    store::templates::touch_template(&state.db, tenant, customer, modality).await?;
+    Ok(VerifyOutcome::Scored(KeystrokeVerdict {
+        modality,
+        model_id,
+        model_version,
+        score,
+    }))
+}
+
+/// The sessions engine's view of the keystroke models: one scorer per modality, registered at
+/// start-up. Samples: `keystroke_fixed` = `{"events": [KeyEvent…]}` (or the bare array),
+/// `keystroke_free` = `{"segments": [[KeyEvent…]…]}` (or the bare array of segments).
+pub struct KeystrokeScorer {
+    models: Arc<ModelRegistry>,
+    modality: Modality,
+}
+
+impl KeystrokeScorer {
+    fn sample<T: serde::de::DeserializeOwned>(sample: &Value, field: &str) -> Result<T, String> {
+        let inner = sample.get(field).unwrap_or(sample);
+        serde_json::from_value(inner.clone()).map_err(|e| format!("keystroke sample: {e}"))
+    }
+}
+
+impl BiometricScorer for KeystrokeScorer {
+    fn modality(&self) -> Modality {
+        self.modality
+    }
+
+    fn score(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, String> {
+        let (task, score) = match self.modality {
+            Modality::KeystrokeFixed => {
+                let events: Vec<KeyEvent> = Self::sample(sample, "events")?;
+                let t = FixedTextTemplate::from_bytes(template).map_err(|e| e.to_string())?;
+                let s = score_fixed(&self.models, &t, &events).map_err(|e| e.to_string())?;
+                (ModelTask::KeystrokeFixed, s)
+            }
+            _ => {
+                let segments: Vec<Vec<KeyEvent>> = Self::sample(sample, "segments")?;
+                let t = FreeTextTemplate::from_bytes(template).map_err(|e| e.to_string())?;
+                let s = score_free(&self.models, &t, &segments).map_err(|e| e.to_string())?;
+                (ModelTask::KeystrokeFree, s)
+            }
+        };
+        let m = model(&self.models, task).map_err(|e| e.to_string())?;
+        Ok(BiometricScore {
+            modality: self.modality,
+            model_id: m.entry.id.clone(),
+            model_version: m.entry.version.clone(),
+            score: f64::from(score.score),
+            fmr: score.fmr,
+        })
+    }
+}
+
+/// Register the fixed- and free-text scorers with the sessions engine (when their models are
+/// in the manifest).
+pub fn register_scorers(scorers: &ScorerRegistry, models: &Arc<ModelRegistry>) {
+    for (modality, task) in [
+        (Modality::KeystrokeFixed, ModelTask::KeystrokeFixed),
+        (Modality::KeystrokeFree, ModelTask::KeystrokeFree),
+    ] {
+        if models.for_task(task).is_some() {
+            scorers.register(Arc::new(KeystrokeScorer {
+                models: models.clone(),
+                modality,
+            }));
+        }
+    }
+}

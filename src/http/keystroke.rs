@@ -1,0 +1,186 @@
+//! Platform API for typing rhythm: enrolment (scope `enrol`, consent-gated) and evidence from a
+//! session (scope `sessions`). Bodies carry press/release times and key position classes only.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{post, put},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    customers::store_problem,
+    extract::{ApiJson, PlatformCaller},
+    problem::Problem,
+};
+use crate::{
+    AppState,
+    biometrics::keystroke::{
+        KeyEvent,
+        service::{
+            self, EnrolmentReceipt, KeystrokeEvidence, KeystrokeServiceError, KeystrokeVerdict,
+            VerifyOutcome,
+        },
+    },
+    consent::ConsentError,
+    tenants::{CustomerRef, Scope},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/customers/{customer_ref}/keystroke/fixed",
+            put(enrol_fixed),
+        )
+        .route("/customers/{customer_ref}/keystroke/free", put(enrol_free))
+        .route(
+            "/customers/{customer_ref}/keystroke/evidence",
+            post(evidence),
+        )
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixedEnrolmentRequest {
+    /// At least 5 repetitions of the same phrase (at least 6 keys), in typing order.
+    pub repetitions: Vec<Vec<KeyEvent>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreeEnrolmentRequest {
+    /// Segments typed without a break (chat messages); at least 250 keystrokes in all.
+    pub segments: Vec<Vec<KeyEvent>>,
+}
+
+/// Exactly one of `fixed` (one repetition of the enrolled phrase) or `free` (segments, at
+/// least 50 keystrokes in all).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceRequest {
+    #[serde(default)]
+    pub fixed: Option<Vec<KeyEvent>>,
+    #[serde(default)]
+    pub free: Option<Vec<Vec<KeyEvent>>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EvidenceResponse {
+    /// `scored` or `not_enrolled`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<KeystrokeVerdict>,
+}
+
+fn keystroke_problem(e: KeystrokeServiceError) -> Problem {
+    match e {
+        KeystrokeServiceError::Input(e) if e.is_client_error() => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.code(),
+            "The keystroke evidence is not usable",
+        )
+        .with_detail(e.to_string()),
+        KeystrokeServiceError::Consent(ConsentError::Required(purpose)) => Problem::new(
+            StatusCode::FORBIDDEN,
+            "consent_required",
+            "An explicit, unexpired consent of the customer is required",
+        )
+        .with_extension("purpose", purpose.as_str()),
+        KeystrokeServiceError::Consent(ConsentError::Store(e))
+        | KeystrokeServiceError::Store(e) => store_problem(e),
+        KeystrokeServiceError::UnknownCustomer => Problem::not_found(),
+        KeystrokeServiceError::MethodNotChosen => {
+            Problem::conflict("the customer did not choose typing as a recognition method")
+        }
+        other => {
+            tracing::error!(error = %other, "keystroke service failure");
+            Problem::internal()
+        }
+    }
+}
+
+fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
+    raw.try_into()
+        .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))
+}
+
+/// Enrol (or replace) the customer's fixed-text typing template. Requires scope `enrol` and
+/// the customer's `keystroke_enrolment` consent.
+#[utoipa::path(put, path = "/v1/customers/{customer_ref}/keystroke/fixed", tag = "platform",
+    security(("api_key" = [])), params(("customer_ref" = String, Path)),
+    request_body = FixedEnrolmentRequest,
+    responses((status = 201, body = EnrolmentReceipt), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn enrol_fixed(
+    State(state): State<AppState>,
+    caller: PlatformCaller,
+    Path(customer_ref): Path<String>,
+    ApiJson(body): ApiJson<FixedEnrolmentRequest>,
+) -> Result<(StatusCode, Json<EnrolmentReceipt>), Problem> {
+    caller.require(Scope::Enrol)?;
+    let customer = parse_customer(customer_ref)?;
+    let receipt = service::enrol_fixed(&state, &caller.tenant, &customer, body.repetitions)
+        .await
+        .map_err(keystroke_problem)?;
+    Ok((StatusCode::CREATED, Json(receipt)))
+}
+
+/// Enrol (or replace) the customer's free-text typing template. Requires scope `enrol` and the
+/// customer's `keystroke_enrolment` consent.
+#[utoipa::path(put, path = "/v1/customers/{customer_ref}/keystroke/free", tag = "platform",
+    security(("api_key" = [])), params(("customer_ref" = String, Path)),
+    request_body = FreeEnrolmentRequest,
+    responses((status = 201, body = EnrolmentReceipt), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn enrol_free(
+    State(state): State<AppState>,
+    caller: PlatformCaller,
+    Path(customer_ref): Path<String>,
+    ApiJson(body): ApiJson<FreeEnrolmentRequest>,
+) -> Result<(StatusCode, Json<EnrolmentReceipt>), Problem> {
+    caller.require(Scope::Enrol)?;
+    let customer = parse_customer(customer_ref)?;
+    let receipt = service::enrol_free(&state, &caller.tenant, &customer, body.segments)
+        .await
+        .map_err(keystroke_problem)?;
+    Ok((StatusCode::CREATED, Json(receipt)))
+}
+
+/// Score keystroke evidence of a session against the customer's template: the model's score
+/// and its calibrated false-match rate. Requires scope `sessions`.
+#[utoipa::path(post, path = "/v1/customers/{customer_ref}/keystroke/evidence", tag = "platform",
+    security(("api_key" = [])), params(("customer_ref" = String, Path)),
+    request_body = EvidenceRequest,
+    responses((status = 200, body = EvidenceResponse), (status = 422, body = Problem)))]
+pub async fn evidence(
+    State(state): State<AppState>,
+    caller: PlatformCaller,
+    Path(customer_ref): Path<String>,
+    ApiJson(body): ApiJson<EvidenceRequest>,
+) -> Result<Json<EvidenceResponse>, Problem> {
+    caller.require(Scope::Sessions)?;
+    let customer = parse_customer(customer_ref)?;
+    let evidence = match (body.fixed, body.free) {
+        (Some(events), None) => KeystrokeEvidence::Fixed(events),
+        (None, Some(segments)) => KeystrokeEvidence::Free(segments),
+        _ => {
+            return Err(Problem::bad_request(
+                "give exactly one of `fixed` or `free`",
+            ));
+        }
+    };
+    let outcome = service::verify(&state, &caller.tenant, &customer, evidence)
+        .await
+        .map_err(keystroke_problem)?;
+    Ok(Json(match outcome {
+        VerifyOutcome::Scored(v) => EvidenceResponse {
+            outcome: "scored",
+            verdict: Some(v),
+        },
+        VerifyOutcome::NotEnrolled => EvidenceResponse {
+            outcome: "not_enrolled",
+            verdict: None,
+        },
+    }))
+}
