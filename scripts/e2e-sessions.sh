@@ -48,7 +48,7 @@ for T in bank shop; do
   [ $T = shop ] && TOKEN=$(echo "$R" | jq -r .assertion) && SHOP_SID=$SID
 done
 
-echo "== handoff of the retail session to video (same rules) and a replayed PIN-less request"
+echo "== handoff of the retail session to video (video needs an active factor; the PIN travels)"
 call POST "/v1/sessions/$SHOP_SID/handoff" "$SHOP" '{"channel":"video"}' | jq -c '{outcome: .decision.outcome, assurance: .decision.assurance, handoff_from}'
 echo "== bad input"
 call POST /v1/sessions "$SHOP" '{"customer_ref":"c-100","channel":"fax"}' | jq -c '{status, code, detail}'

@@ -351,7 +351,10 @@ async fn writer(db: Db, mut receiver: mpsc::Receiver<AppendRequest>, max_batch: 
     let mut batch = Vec::with_capacity(max_batch);
     while receiver.recv_many(&mut batch, max_batch).await > 0 {
         let started = std::time::Instant::now();
-        let result = commit_batch(&db, &batch).await;
+        let result = {
+            let _gate = db.batch_write_guard().await;
+            commit_batch(&db, &batch).await
+        };
         metrics::histogram!("trustline_ledger_batch_size").record(batch.len() as f64);
         metrics::histogram!("trustline_ledger_commit_seconds")
             .record(started.elapsed().as_secs_f64());

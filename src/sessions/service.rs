@@ -284,6 +284,26 @@ fn check_sizes(input: &EvidenceInput) -> Result<(), SessionError> {
     Ok(())
 }
 
+/// The counter updates for each scored sample, to commit with the new session.
+fn biometric_counters(
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    policy: &Policy,
+    channel: Channel,
+    scores: &[BiometricScore],
+) -> Vec<store::sessions::SessionWrite> {
+    let rules = policy.channel(channel);
+    scores
+        .iter()
+        .map(|s| store::sessions::SessionWrite::Biometric {
+            tenant: tenant.clone(),
+            customer: customer.clone(),
+            matched: s.fmr.is_finite() && s.fmr <= rules.max_fmr.get(s.modality),
+            now: now_ms(),
+        })
+        .collect()
+}
+
 /// Count each scored sample against the customer's consecutive-failure counter.
 async fn record_biometrics(
     state: &AppState,
@@ -403,34 +423,41 @@ async fn insert_session(
     decision: &Decision,
     expires_at: i64,
     handoff_from: Option<&str>,
+    counters: Vec<store::sessions::SessionWrite>,
 ) -> Result<store::sessions::StoredSession, SessionError> {
     let session_id = new_session_id()?;
     let now = now_ms();
     let evidence_json = to_json(evidence)?;
     let decision_json = to_json(decision)?;
     let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
-    store::sessions::insert(
-        &state.db,
-        &store::sessions::NewSession {
-            session_id: &session_id,
-            tenant,
-            customer,
-            channel: channel.as_str(),
-            outcome: decision.outcome.as_str(),
-            assurance: decision.assurance.as_str(),
-            policy_id: &policy.id,
-            policy_version: &policy.version,
-            policy_hash: &policy.hash,
-            evidence: &evidence_json,
-            decision: &decision_json,
-            handoff_from,
+    let mut writes = vec![store::sessions::SessionWrite::Insert(Box::new(
+        store::sessions::OwnedSession {
+            session_id: session_id.clone(),
+            tenant: tenant.clone(),
+            customer: customer.clone(),
+            channel: channel.as_str().into(),
+            outcome: decision.outcome.as_str().into(),
+            assurance: decision.assurance.as_str().into(),
+            policy_id: policy.id.clone(),
+            policy_version: policy.version.clone(),
+            policy_hash: policy.hash.clone(),
+            evidence: evidence_json.clone(),
+            decision: decision_json.clone(),
+            handoff_from: handoff_from.map(str::to_string),
             now,
             expires_at,
             verified_at,
         },
-    )
-    .await?;
-    audit::decision(state, tenant, customer, &session_id, decision).await?;
+    ))];
+    writes.extend(counters);
+    // Group commit: the row (and the lockout counters) commit with other requests' rows, while
+    // the audit event commits in the ledger's batch; the answer waits for both.
+    let (written, audited) = tokio::join!(
+        state.session_writer.write(writes),
+        audit::decision(state, tenant, customer, &session_id, decision)
+    );
+    written?;
+    audited?;
     Ok(store::sessions::StoredSession {
         session_id,
         customer_ref: customer.to_string(),
@@ -461,7 +488,7 @@ pub async fn start(
     let customer_state = customer_state(state, tenant, customer).await?;
     let (scores, reasons) =
         score_samples(state, tenant, customer, &policy, &customer_state, input).await?;
-    record_biometrics(state, tenant, customer, &policy, channel, &scores).await?;
+    let counters = biometric_counters(tenant, customer, &policy, channel, &scores);
     let evidence = Evidence {
         biometrics: scores,
         factors: Vec::new(),
@@ -475,7 +502,7 @@ pub async fn start(
         reasons,
     );
     let stored = insert_session(
-        state, tenant, customer, &policy, channel, &evidence, &decision, expires_at, None,
+        state, tenant, customer, &policy, channel, &evidence, &decision, expires_at, None, counters,
     )
     .await?;
     view(state, tenant, &policy, &stored)
@@ -738,6 +765,7 @@ pub async fn handoff(
         &decision,
         expires_at,
         Some(session_id),
+        Vec::new(),
     )
     .await?;
     view(state, tenant, &policy, &stored)
