@@ -107,9 +107,18 @@ def kaldi_fbank(wav: np.ndarray, num_bins: int = 80) -> np.ndarray:
     return np.stack([f.get_frame(i) for i in range(n)]).astype(np.float32) if n else np.zeros((0, num_bins), np.float32)
 
 
-def campplus_features(wav: np.ndarray) -> np.ndarray:
+# Narrow-band (8 kHz source) audio: log-fbank values are floored at this many nats. The bands
+# above 3.4 kHz hold only the resampler's stop-band residue (around the f32-epsilon floor, -15.9),
+# which differs between resamplers (scipy vs rubato) and moved CAM++ embeddings (cosine to each
+# other ~0.77); the floor makes those bands constant, so mean normalisation removes them.
+TELEPHONE_LOG_FLOOR = -13.0
+
+
+def campplus_features(wav: np.ndarray, log_floor=None) -> np.ndarray:
     """[T, 80] fbank with the per-utterance mean over time subtracted (CAM++ input)."""
     f = kaldi_fbank(wav)
+    if log_floor is not None:
+        f = np.maximum(f, np.float32(log_floor))
     return (f - f.mean(axis=0, keepdims=True)).astype(np.float32)
 
 

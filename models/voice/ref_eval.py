@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, DEFAULT_CORPUS, HERE, campplus_features, corpus, ge2e_mel, ge2e_normalize_volume, ge2e_partials, read_wav  # noqa: E402
+from common import TELEPHONE_LOG_FLOOR, CACHE, DEFAULT_CORPUS, HERE, campplus_features, corpus, ge2e_mel, ge2e_normalize_volume, ge2e_partials, read_wav  # noqa: E402
 
 # ---------------------------------------------------------------- recipe constants
 DEV_MOD, DEV_LT = 10, 3
@@ -107,12 +107,12 @@ def vad_trim(probs, wav, pad=VAD_PAD_CHUNKS):
     return np.concatenate(segs)
 
 
-def embed_clip(sessions, wav):
+def embed_clip(sessions, wav, tele=False):
     cam, ge, vad = sessions
     probs = vad_probs(vad, wav)
     out = {}
     for tag, w in (("raw", wav), ("vad", vad_trim(probs, wav))):
-        f = campplus_features(w)[None]
+        f = campplus_features(w, TELEPHONE_LOG_FLOOR if tele else None)[None]
         out[f"cam_{tag}"] = cam.run(None, {"fbank": f})[0][0]
         wn = ge2e_normalize_volume(w)
         # resemblyzer: 160-frame partials, zero padded
@@ -134,7 +134,7 @@ def embed_clip(sessions, wav):
 def embeddings(root, tele):
     root = Path(root)
     spk = corpus(root)
-    key = hashlib.sha256((str(root.resolve()) + str(tele) + "v5").encode()).hexdigest()[:12]
+    key = hashlib.sha256((str(root.resolve()) + str(tele) + ("v6" if tele else "v5")).encode()).hexdigest()[:12]
     path = CACHE / f"emb_{key}.npz"
     items = [(s, c) for s in spk for c in spk[s]]
     if path.exists():
@@ -146,7 +146,7 @@ def embeddings(root, tele):
         w = read_wav(c)
         if tele:
             w = telephone(w)
-        for k, v in embed_clip(sessions, w).items():
+        for k, v in embed_clip(sessions, w, tele).items():
             acc.setdefault(k, []).append(v)
         if i % 100 == 0:
             print(f"  embedded {i}/{len(items)}", file=sys.stderr)

@@ -14,6 +14,12 @@ const FRAME_SHIFT: usize = 160;
 const FFT_LEN: usize = 512;
 const PREEMPH: f32 = 0.97;
 
+/// Log-fbank floor (nats) for narrow-band (8 kHz source) audio. Above 3.4 kHz such audio holds
+/// only the resampler's stop-band residue, near the f32-epsilon floor (-15.9); that residue
+/// differs between resamplers and moved CAM++ embeddings. Flooring makes those bands constant,
+/// so the mean normalisation removes them (models/voice/common.py uses the same value).
+pub const TELEPHONE_LOG_FLOOR: f32 = -13.0;
+
 /// Computes `[frames][num_bins]` Kaldi log-fbank features.
 pub struct KaldiFbank {
     num_bins: usize,
@@ -123,7 +129,20 @@ impl KaldiFbank {
 
     /// CAM++ input: fbank with the per-utterance mean over time subtracted.
     pub fn compute_mean_normalised(&self, samples: &[f32]) -> Vec<f32> {
+        self.compute_mean_normalised_floored(samples, None)
+    }
+
+    /// As [`Self::compute_mean_normalised`], with log energies floored at `log_floor` first
+    /// (narrow-band sources: see [`TELEPHONE_LOG_FLOOR`]).
+    pub fn compute_mean_normalised_floored(
+        &self,
+        samples: &[f32],
+        log_floor: Option<f32>,
+    ) -> Vec<f32> {
         let mut f = self.compute(samples);
+        if let Some(floor) = log_floor {
+            f.iter_mut().for_each(|v| *v = v.max(floor));
+        }
         let frames = f.len() / self.num_bins;
         if frames == 0 {
             return f;

@@ -44,6 +44,12 @@ pub fn campplus_features(front: &FrontEnd, samples: &[f32]) -> Vec<f32> {
     front.fbank.compute_mean_normalised(samples)
 }
 
+/// CAM++ input for an utterance: narrow-band sources get the telephone log floor.
+pub fn campplus_features_for(front: &FrontEnd, samples: &[f32], telephone: bool) -> Vec<f32> {
+    let floor = telephone.then_some(crate::biometrics::audio::fbank::TELEPHONE_LOG_FLOOR);
+    front.fbank.compute_mean_normalised_floored(samples, floor)
+}
+
 /// Runs CAM++ on prepared features; returns the raw (un-normalised) 192-d x-vector.
 pub fn campplus_run(session: &mut Session, features: &[f32]) -> ort::Result<Vec<f32>> {
     let t = features.len() / 80;
@@ -159,7 +165,7 @@ pub fn analyse(
     } else {
         vad::trim(samples, &flags, VAD_PAD_CHUNKS)
     };
-    let features = campplus_features(front, &trimmed);
+    let features = campplus_features_for(front, &trimmed, utterance.is_telephone());
     if features.is_empty() {
         return Err(audio::AudioError::TooShort {
             net_speech_ms,

@@ -15,10 +15,10 @@ use crate::biometrics::audio::fbank::KaldiFbank;
 const MAX_FRAMES: usize = 1000;
 /// Alignment search: +- 2 s.
 const MAX_OFFSET: isize = 200;
-/// Minimum overlap for a near-exact decision: 0.5 s.
-const MIN_OVERLAP: usize = 50;
+/// Minimum active overlap for a near-exact decision: 0.25 s (short utterances are common).
+const MIN_OVERLAP: usize = 25;
 /// Near-exact replay below this bit error rate (fresh speech: ~0.45-0.5).
-pub const NEAR_REPLAY_BER: f32 = 0.30;
+pub const NEAR_REPLAY_BER: f32 = 0.38;
 /// Frames this far (natural log, ~35 dB) below the loudest frame count as silence.
 const SILENCE_NATS: f32 = 5.0;
 /// How many fingerprints are kept per customer (the newest).
