@@ -66,7 +66,15 @@ impl Fingerprint {
             .flat_map(|v| ((v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).to_le_bytes())
             .collect();
         let exact = crate::biometrics::models::sha256_hex(&bytes);
-        let bands: Vec<usize> = (0..33).map(|i| i * (num_bins - 1) / 32).collect();
+        // 33 band edges over the mel bins of the telephone band (~300-3400 Hz: bins 10..=54 of
+        // the 80-bin 20 Hz-8 kHz Kaldi scale), so wideband and narrow-band copies compare and
+        // the empty bands of telephone audio do not make every pair look alike.
+        let (lo, hi) = if num_bins == 80 {
+            (10, 54)
+        } else {
+            (0, num_bins - 1)
+        };
+        let bands: Vec<usize> = (0..33).map(|i| lo + i * (hi - lo) / 32).collect();
         let frames = (fbank.len() / num_bins.max(1)).min(MAX_FRAMES + 1);
         // Frames more than SILENCE_NATS below the loudest frame carry no bits (word 0): the
         // noise floor (or digital silence) differs between copies of the same recording.
