@@ -113,11 +113,38 @@ impl Db {
                 attempts: 0,
                 reason: e.to_string(),
             })?;
+        if backend == Backend::Sqlite {
+            // WAL for concurrent readers beside the one writer. It is a property of the file,
+            // set once on a lone connection before the pool opens any: switching needs an
+            // exclusive lock that a busy timeout cannot wait for.
+            use sqlx::Connection as _;
+            let unreachable = |e: sqlx::Error| StoreError::Unreachable {
+                attempts: 1,
+                reason: e.to_string(),
+            };
+            let mut conn = sqlx::AnyConnection::connect_with(&connect_options)
+                .await
+                .map_err(unreachable)?;
+            conn.execute("PRAGMA journal_mode=WAL")
+                .await
+                .map_err(unreachable)?;
+            conn.close().await.map_err(unreachable)?;
+        }
         let mut backoff = options.first_backoff;
         let mut last_error = String::new();
         for attempt in 1..=options.attempts.max(1) {
+            // SQLite: keep every connection open for the pool's life, and never open one while
+            // another writes or checkpoints: connections opened mid-load intermittently failed
+            // with SQLITE_CANTOPEN (code 14) in WAL mode. Opening them is cheap.
+            let min_connections = match backend {
+                Backend::Sqlite => options.max_connections,
+                Backend::Postgres => 0,
+            };
             let pool_options = AnyPoolOptions::new()
                 .max_connections(options.max_connections)
+                .min_connections(min_connections)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .acquire_timeout(Duration::from_secs(10))
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
@@ -136,12 +163,6 @@ impl Db {
                 });
             match pool_options.connect_with(connect_options.clone()).await {
                 Ok(pool) => {
-                    if backend == Backend::Sqlite {
-                        // WAL for concurrent readers beside the one writer; persistent on the file.
-                        sqlx::query("PRAGMA journal_mode=WAL")
-                            .execute(&pool)
-                            .await?;
-                    }
                     return Ok(Self {
                         pool,
                         backend,
