@@ -56,10 +56,16 @@ fi
 sqlite=$(grep -cE '::sqlite \.\.\. ok$' "$LOG" || true)
 postgres=$(grep -cE '::postgres \.\.\. ok$' "$LOG" || true)
 echo "backend tests passed: sqlite ${sqlite}, postgresql ${postgres}"
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$LOG"
+browser_pass=0
+browser_fail=0
 if [ "$status" = 0 ] && [ "$#" = 0 ]; then
-  echo "browser tests: $(grep -E '^ℹ (pass|fail) ' "$PGTMP/e2e.log" | tr '\n' ' ')"
+  browser_pass=$(awk '/^ℹ pass / { print $3 }' "$PGTMP/e2e.log" | tail -1)
+  browser_fail=$(awk '/^ℹ fail / { print $3 }' "$PGTMP/e2e.log" | tail -1)
+  echo "browser tests: ${browser_pass:-0} passed, ${browser_fail:-0} failed"
 fi
+# The closing line counts cargo tests and browser tests together.
+awk -v bp="${browser_pass:-0}" -v bf="${browser_fail:-0}" \
+  '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
+   END { printf "tests: %d passed, %d failed\n", p + bp, f + bf }' "$LOG"
 [ "$status" = 0 ] || exit "$status"
 exit "$e2e_status"
