@@ -2,11 +2,9 @@
 //! factors, lockout, handoff, assertions, webhook delivery, and bad input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
-use common::{TestApp, expect_problem};
+use crate::common::{TestApp, expect_problem};
 use serde_json::{Value, json};
 use trustline::{
     crypto::envelope::context,

@@ -3,11 +3,9 @@
 //! customer's own consent, withdrawal pushed at once, bad input, retention.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, expect_problem};
+use crate::common::{TestApp, expect_problem};
 use serde_json::{Value, json};
 use trustline::{
     consent::{self, Purpose, service::issue_customer_credential},

@@ -4,11 +4,9 @@
 //! must catch, naming the first bad entry.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::json;
 use trustline::{
     ledger::{
@@ -460,13 +458,13 @@ both_backends!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_verify_command_names_the_first_bad_entry() {
-    let app = TestApp::start(common::Backend::Sqlite).await;
+    let app = TestApp::start(crate::common::Backend::Sqlite).await;
     victim(&app, "cli").await;
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_trustline"))
             .args(["audit", "verify", "--tenant", "cli"])
             .env("TRUSTLINE_DATA_DIR", app.data_dir())
-            .env("DATABASE_URL", common::sqlite_url(&app.data_dir()))
+            .env("DATABASE_URL", crate::common::sqlite_url(&app.data_dir()))
             .env("TRUSTLINE_LOG_FORMAT", "json")
             .output()
             .unwrap()

@@ -2,9 +2,7 @@
 //! bad input, encrypted templates, scores with calibrated FMRs. SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{TestApp, expect_problem};
+use crate::common::{TestApp, expect_problem};
 use serde_json::{Value, json};
 use trustline::{
     biometrics::keystroke::{

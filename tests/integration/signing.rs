@@ -1,9 +1,7 @@
 //! Signing keys: JWS round trips, tampering, rotation with old keys still published.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::json;
 use trustline::crypto::signing::{Signer, SigningError};
 

@@ -2,8 +2,6 @@
 //! prints its demo key once, and shuts down cleanly on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::{
     io::{BufRead, BufReader},
     path::Path,
@@ -40,7 +38,8 @@ async fn a_model_whose_hash_differs_stops_start_up_naming_the_file() {
     bytes[mid] ^= 0xff;
     std::fs::write(&victim, bytes).unwrap();
 
-    let mut settings = common::settings_for(dir.path(), common::sqlite_url(dir.path()));
+    let mut settings =
+        crate::common::settings_for(dir.path(), crate::common::sqlite_url(dir.path()));
     settings.models_dir = models.clone();
     let err = AppState::build(settings).await.err().expect("must refuse");
     match &err {
@@ -61,7 +60,8 @@ async fn a_missing_model_file_stops_start_up_naming_the_file() {
     copy_models(&models);
     let victim = first_model_file(&models);
     std::fs::remove_file(&victim).unwrap();
-    let mut settings = common::settings_for(dir.path(), common::sqlite_url(dir.path()));
+    let mut settings =
+        crate::common::settings_for(dir.path(), crate::common::sqlite_url(dir.path()));
     settings.models_dir = models;
     let err = AppState::build(settings).await.err().expect("must refuse");
     assert!(
@@ -73,7 +73,8 @@ async fn a_missing_model_file_stops_start_up_naming_the_file() {
 #[tokio::test]
 async fn a_missing_onnxruntime_library_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = common::settings_for(dir.path(), common::sqlite_url(dir.path()));
+    let mut settings =
+        crate::common::settings_for(dir.path(), crate::common::sqlite_url(dir.path()));
     settings.onnxruntime_library = dir.path().join("no-such-libonnxruntime.so");
     let err = AppState::build(settings).await.err().expect("must refuse");
     assert!(
@@ -87,7 +88,7 @@ async fn a_missing_onnxruntime_library_is_a_clear_error() {
 async fn an_unreachable_database_is_retried_then_reported() {
     let dir = tempfile::tempdir().unwrap();
     // Port 1 on loopback: nothing listens there.
-    let settings = common::settings_for(
+    let settings = crate::common::settings_for(
         dir.path(),
         "postgres://app:hunter2@127.0.0.1:1/trustline".into(),
     );

@@ -2,10 +2,8 @@
 //! synthetic fixtures (models/voice/make_fixtures.py), and the voice API through the real router.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::{Backend, TestApp, expect_problem};
 use base64::Engine as _;
-use common::{Backend, TestApp, expect_problem};
 use serde_json::{Value, json};
 use trustline::{
     biometrics::{
@@ -126,7 +124,7 @@ fn g711_mulaw_matches_reference_roundtrip() {
 /// VAD, CAM++ and GE2E through the registry's ONNX Runtime sessions vs Python onnxruntime.
 #[test]
 fn models_match_python_reference() {
-    let models = common::shared_models();
+    let models = crate::common::shared_models();
     let front = FrontEnd::default();
     let r = reference();
     for (name, clip) in r["clips"].as_object().unwrap() {
@@ -158,7 +156,7 @@ fn models_match_python_reference() {
 
 #[test]
 fn analysis_rejects_too_little_speech_and_scores_same_audio_high() {
-    let models = common::shared_models();
+    let models = crate::common::shared_models();
     let engine = VoiceEngine::shared(&models).unwrap();
     // 0.3 s of low noise: passes the level checks, but has no speech.
     let mut s = 7u64;

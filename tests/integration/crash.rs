@@ -4,8 +4,6 @@
 //! verify (`trustline audit verify`). Runs on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::{
     io::{BufRead, BufReader},
     path::Path,
@@ -184,7 +182,7 @@ async fn crash_and_recover(label: &str, database_url: String) {
     let db = trustline::store::Db::connect(&database_url, Default::default())
         .await
         .unwrap();
-    let settings = common::settings_for(dir.path(), database_url.clone());
+    let settings = crate::common::settings_for(dir.path(), database_url.clone());
     let master = trustline::crypto::master::load_or_create(&settings).unwrap();
     let signer = trustline::crypto::signing::Signer::load(&db, &master)
         .await
@@ -212,15 +210,15 @@ async fn crash_and_recover(label: &str, database_url: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_burst_loses_no_acknowledged_append_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let url = common::sqlite_url(dir.path());
+    let url = crate::common::sqlite_url(dir.path());
     crash_and_recover("sqlite", url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_burst_loses_no_acknowledged_append_postgres() {
     use sqlx::Connection as _;
-    let server = common::postgres_server_url();
-    let name = format!("crash_{}", common::hex_id());
+    let server = crate::common::postgres_server_url();
+    let name = format!("crash_{}", crate::common::hex_id());
     let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)

@@ -3,9 +3,7 @@
 //! PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{TestApp, expect_problem};
+use crate::common::{TestApp, expect_problem};
 use serde_json::json;
 use trustline::tenants::{Scope, Sector};
 

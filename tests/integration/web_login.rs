@@ -4,13 +4,11 @@
 //! privacy links. (The happy paths also run in real Chromium against `oidc-provider`: tests/e2e.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
+use crate::common::{Backend, TestApp};
 use axum::{Json, Router, extract::State, routing::get, routing::post};
 use base64::Engine as _;
-use common::{Backend, TestApp};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 use trustline::{
@@ -579,7 +577,7 @@ both!(
         let resp = app
             .post_json("/v1/customers/C-1/privacy-link", &key, json!({}))
             .await;
-        common::expect_problem(resp, 403, "scope_denied").await;
+        crate::common::expect_problem(resp, 403, "scope_denied").await;
         let resp = no_redirects()
             .get(app.url("/privacy/link/not-a-token"))
             .send()
