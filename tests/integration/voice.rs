@@ -14,6 +14,7 @@ use trustline::{
                 AnalyseOptions, FrontEnd, analyse, campplus_features, campplus_run, ge2e_partials,
                 ge2e_run,
             },
+            replay::Fingerprint,
             service::{self, VoiceEngine},
             template::VoiceTemplate,
         },
@@ -178,6 +179,19 @@ fn analysis_rejects_too_little_speech_and_scores_same_audio_high() {
     let u = audio::decode(&wav_bytes("tts_account"), AudioEncoding::Wav).unwrap();
     let a = analyse(&models, &engine.front, &u, AnalyseOptions::default()).unwrap();
     assert!(a.net_speech_ms >= audio::MIN_NET_SPEECH_MS);
+    // analyse() shares one fbank between the CAM++ features and the replay fingerprint when VAD
+    // drops nothing: the results are those of the separate computations.
+    assert_eq!(
+        a.fingerprint,
+        Fingerprint::of(&engine.front.fbank, &u.samples)
+    );
+    let mut separate = models
+        .get(CAMPPLUS)
+        .unwrap()
+        .run(|s| campplus_run(s, &campplus_features(&engine.front, &u.samples)))
+        .unwrap();
+    trustline::biometrics::voice::embed::l2_normalise(&mut separate);
+    assert!(max_abs_diff(&separate, &a.campplus) < 1e-6);
     assert!(a.spoof_score.is_some());
     let tpl = VoiceTemplate::from_analyses(std::slice::from_ref(&a), vec![]).unwrap();
     let ev = service::evidence(&models, &engine, &tpl, &a, None);
