@@ -2,7 +2,8 @@
 // real trustline process and a real OpenID provider (oidc-provider), all on loopback.
 //
 // Run by scripts/test.sh (which builds the binary and sets TRUSTLINE_BIN). Screenshots of the
-// main pages are written to docs/screenshots/.
+// main pages are always taken; with E2E_SCREENSHOTS=1 they are written to docs/screenshots/
+// (the README's pictures), otherwise to the run's temp dir so a test run leaves the tree clean.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
-const shots = path.join(repo, 'docs', 'screenshots');
+let shots = path.join(repo, 'docs', 'screenshots');
 const BIN = process.env.TRUSTLINE_BIN ?? path.join(repo, 'target', 'debug', 'trustline');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -60,6 +61,7 @@ const api = async (method, p, body) => {
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'trustline-e2e-'));
+  if (process.env.E2E_SCREENSHOTS !== '1') shots = path.join(dir, 'screenshots');
   mkdirSync(shots, { recursive: true });
   base = `http://127.0.0.1:${await freePort()}`;
   const idpPort = await freePort();
@@ -156,6 +158,10 @@ test('staff sign in through the OpenID provider and see the console', async () =
   
   await page.click('a[href="/console/models"]');
   assert.ok(await page.isVisible('[data-testid=models]'));
+  // Every calibration (DET) image the page shows has loaded and decoded.
+  const images = await page.$$eval('[data-testid=calibration] img', (imgs) => imgs.map((i) => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]));
+  assert.ok(images.length >= 4, `DET images shown: ${JSON.stringify(images)}`);
+  for (const [src, loaded] of images) assert.ok(loaded, `${src} did not load`);
   await page.screenshot({ path: path.join(shots, 'console-models.png'), fullPage: true });
   // Sign out: the session is gone.
   await page.click('[data-testid=logout]');

@@ -274,6 +274,38 @@ both_backends!(
         let w: Value = app.post_json("/v1/consents/withdrawals", &f.key, json!({"customer_ref": "cust-1", "purpose": "voiceprint_enrolment", "method": "dtmf"})).await.json().await.unwrap();
         assert_eq!(w["status"], "withdrawn");
         assert_eq!(w["withdrawn"].as_array().unwrap().len(), 1);
+        // The withdrawal has its own signed receipt: the grant's Kantara fields, the
+        // withdrawal's time, method and log position, and the grant's position.
+        let wd = &w["withdrawn"][0];
+        let wr = &wd["receipt"]["receipt"];
+        assert_eq!(kantara_errors(wr), Vec::<String>::new(), "{wr:#}");
+        assert_eq!(
+            &app.state
+                .signer
+                .verify_jws(wd["receipt"]["jws"].as_str().unwrap())
+                .unwrap(),
+            wr
+        );
+        assert_eq!(wr["trustline"]["event"], "withdrawal");
+        assert_eq!(wr["trustline"]["consentId"], body["consent"]["consent_id"]);
+        assert_eq!(wr["trustline"]["withdrawalMethod"], "dtmf");
+        assert!(
+            wr["trustline"]["withdrawnAt"].as_i64().unwrap()
+                >= receipt["consentTimestamp"].as_i64().unwrap() * 1000
+        );
+        assert_eq!(wr["trustline"]["log"]["index"], wd["log_index"]);
+        assert_eq!(wr["trustline"]["grantLog"], receipt["trustline"]["log"]);
+        assert_ne!(wr["consentReceiptID"], receipt["consentReceiptID"]);
+        let wproof: Value = app
+            .get(
+                wr["trustline"]["log"]["inclusionProof"].as_str().unwrap(),
+                &f.key,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(wproof["leaf_hash"], wr["trustline"]["log"]["leafHash"]);
         assert!(
             consent::require(
                 &app.state.db,
