@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -89,7 +89,7 @@ before(async () => {
     const r = await api('PUT', `/v1/customers/${ref}`, { methods: ['voiceprint', 'typing'] });
     assert.ok([200, 201].includes(r.status), JSON.stringify(r));
   }
-  seedTemplates();
+  for (const ref of ['C-1001', 'C-2002']) await enrolVoice(ref);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -105,22 +105,21 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-// Biometric templates as the enrolment API stores them (sealed bytes; the page shows only
-// metadata). Written straight into the SQLite file until enrolment is reachable end to end.
-function seedTemplates() {
-  const db = path.join(dir, 'trustline.db');
-  const now = Date.now();
-  const py = `
-import sqlite3, os, sys
-c = sqlite3.connect(sys.argv[1])
-for ref in ("C-1001", "C-2002"):
-    c.execute("INSERT INTO customer_keys VALUES ('acme', ?, ?, ?)", (ref, os.urandom(60), ${now}))
-    for m, model in (("voice", "campplus"), ("keystroke_free", "keystroke-free")):
-        c.execute("INSERT INTO biometric_templates VALUES ('acme', ?, ?, ?, '1.0.0', ?, ?, ?)",
-                  (ref, m, model, os.urandom(800), ${now - 86400000}, ${now - 3600000}))
-c.commit()
-`;
-  execFileSync('python3', ['-c', py, db]);
+// Voiceprints through the platform API, as a contact centre would make them: the customer's
+// consent captured by DTMF in the IVR, then enrolment from two utterances (the consent gate and
+// the real models run; the pages show the rows this creates).
+async function enrolVoice(ref) {
+  const consent = await api('POST', '/v1/consents', {
+    customer_ref: ref, purpose: 'voiceprint_enrolment', notice_version: '1.0.0', language: 'en',
+    capture: { method: 'dtmf', ivr_call_id: `ivr-${ref}` },
+  });
+  assert.equal(consent.status, 201, JSON.stringify(consent));
+  const wav = (name) => ({
+    audio: readFileSync(path.join(repo, 'tests', 'fixtures', 'voice', `${name}.wav`)).toString('base64'),
+    encoding: 'wav',
+  });
+  const r = await api('PUT', `/v1/customers/${ref}/voiceprint`, { utterances: [wav('tts_account'), wav('tts_hello')] });
+  assert.equal(r.status, 201, JSON.stringify(r));
 }
 
 async function signIn(context, startPath, login) {
@@ -233,7 +232,7 @@ test('a customer sees only their own data and no staff page', async () => {
   assert.equal(await page.textContent('[data-testid=subject]'), 'C-1001');
   const html = await page.content();
   assert.ok(!html.includes('C-2002'));
-  assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 2);
+  assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 1);
   await page.screenshot({ path: path.join(shots, 'privacy-centre.png'), fullPage: true });
   // The download holds this customer only, whatever the URL asks for.
   const r = await page.request.get(`${base}/privacy/export.json?customer_ref=C-2002`);
@@ -261,7 +260,7 @@ test('a forged CSRF token is rejected and nothing is deleted', async () => {
   assert.equal(resp.status(), 403);
   assert.equal(await page.getAttribute('[data-code]', 'data-code'), 'csrf');
   await page.goto(`${base}/privacy`);
-  assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 2);
+  assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 1);
   await ctx.close();
 });
 
@@ -271,7 +270,7 @@ test('a customer deletes their biometric profiles (data key destroyed)', async (
   assert.equal(await page.getAttribute('html', 'lang'), 'nl');
   await page.screenshot({ path: path.join(shots, 'privacy-centre-nl.png'), fullPage: true });
   await page.click('[data-testid=delete-templates]');
-  assert.equal(await page.textContent('[data-testid=deleted-count]'), '2');
+  assert.equal(await page.textContent('[data-testid=deleted-count]'), '1');
   await page.screenshot({ path: path.join(shots, 'privacy-deleted.png'), fullPage: true });
   await page.goto(`${base}/privacy`);
   assert.ok(await page.isVisible('[data-testid=no-templates]'));
@@ -279,7 +278,7 @@ test('a customer deletes their biometric profiles (data key destroyed)', async (
   // The other customer's profiles are untouched.
   const other = await newContext();
   const p2 = await signIn(other, '/privacy/acme/login', 'dave');
-  assert.equal(await p2.locator('[data-testid=templates] tr[data-modality]').count(), 2);
+  assert.equal(await p2.locator('[data-testid=templates] tr[data-modality]').count(), 1);
   await other.close();
 });
 
