@@ -232,7 +232,7 @@ test('a customer sees only their own data and no staff page', async () => {
   assert.equal(await page.textContent('[data-testid=subject]'), 'C-1001');
   const html = await page.content();
   assert.ok(!html.includes('C-2002'));
-  assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 1);
+  assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 2);
   await page.screenshot({ path: path.join(shots, 'privacy-centre.png'), fullPage: true });
   // The download holds this customer only, whatever the URL asks for.
   const r = await page.request.get(`${base}/privacy/export.json?customer_ref=C-2002`);
@@ -260,7 +260,7 @@ test('a forged CSRF token is rejected and nothing is deleted', async () => {
   assert.equal(resp.status(), 403);
   assert.equal(await page.getAttribute('[data-code]', 'data-code'), 'csrf');
   await page.goto(`${base}/privacy`);
-  assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 1);
+  assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 2);
   await ctx.close();
 });
 
@@ -270,7 +270,7 @@ test('a customer deletes their biometric profiles (data key destroyed)', async (
   assert.equal(await page.getAttribute('html', 'lang'), 'nl');
   await page.screenshot({ path: path.join(shots, 'privacy-centre-nl.png'), fullPage: true });
   await page.click('[data-testid=delete-templates]');
-  assert.equal(await page.textContent('[data-testid=deleted-count]'), '1');
+  assert.equal(await page.textContent('[data-testid=deleted-count]'), '2');
   await page.screenshot({ path: path.join(shots, 'privacy-deleted.png'), fullPage: true });
   await page.goto(`${base}/privacy`);
   assert.ok(await page.isVisible('[data-testid=no-templates]'));
@@ -278,7 +278,7 @@ test('a customer deletes their biometric profiles (data key destroyed)', async (
   // The other customer's profiles are untouched.
   const other = await newContext();
   const p2 = await signIn(other, '/privacy/acme/login', 'dave');
-  assert.equal(await p2.locator('[data-testid=templates] tr[data-modality]').count(), 1);
+  assert.equal(await p2.locator('[data-testid=templates] tr[data-modality]').count(), 2);
   await other.close();
 });
 
@@ -306,20 +306,22 @@ test('the platform opens the privacy centre with a single-use link', async () =>
 test('a customer grants and withdraws a consent (withdrawal as easy as the grant)', async () => {
   const ctx = await newContext();
   const page = await signIn(ctx, '/privacy/acme/login', 'carol');
-  const purpose = '[data-purpose=voiceprint_enrolment]';
+  // carol's voiceprint consent came by DTMF at set-up; typing is hers to give here.
+  const purpose = '[data-purpose=keystroke_enrolment]';
   assert.equal(await page.getAttribute(purpose, 'data-state'), 'none');
-  assert.match(await page.textContent(`${purpose} [data-testid=notice]`), /voiceprint/);
-  await page.click('[data-testid=grant-voiceprint_enrolment]');
+  assert.match(await page.textContent(`${purpose} [data-testid=notice]`), /typ/);
+  await page.click('[data-testid=grant-keystroke_enrolment]');
   assert.equal(await page.getAttribute(purpose, 'data-state'), 'granted');
   await page.screenshot({ path: path.join(shots, 'privacy-consent-granted.png'), fullPage: true });
-  await page.click('[data-testid=withdraw-voiceprint_enrolment]');
+  await page.click('[data-testid=withdraw-keystroke_enrolment]');
   assert.equal(await page.getAttribute(purpose, 'data-state'), 'none');
   // The download now holds the consent, its signed receipt, and both log entries.
   const r = await page.request.get(`${base}/privacy/export.json`);
   const doc = await r.json();
-  assert.equal(doc.consents.length, 1);
-  assert.equal(doc.consents[0].end_reason, 'withdrawn');
-  assert.equal(doc.receipts.length, 1);
+  const typing = doc.consents.filter((c) => c.purpose === 'keystroke_enrolment');
+  assert.equal(typing.length, 1);
+  assert.equal(typing[0].end_reason, 'withdrawn');
+  assert.equal(doc.receipts.filter((x) => JSON.stringify(x).includes(typing[0].consent_id)).length, 1);
   const kinds = doc.log_entries.map((e) => e.kind);
   assert.ok(kinds.includes('consent_granted') && kinds.includes('consent_withdrawn'), kinds.join());
   await ctx.close();
@@ -329,7 +331,7 @@ test('a compliance officer searches, opens a proof, verifies the log and exports
   const ctx = await newContext();
   const page = await signIn(ctx, '/console/acme/login', 'alice');
   await page.fill('input[name=customer]', 'C-1001');
-  await page.fill('input[name=purpose]', 'voiceprint_enrolment');
+  await page.fill('input[name=purpose]', 'keystroke_enrolment');
   await page.click('[data-testid=search]');
   const kinds = await page.locator('[data-testid=results] tr[data-kind]').evaluateAll((rows) => rows.map((r) => r.dataset.kind));
   assert.deepEqual(kinds, ['consent_withdrawn', 'consent_granted']);
@@ -341,7 +343,7 @@ test('a compliance officer searches, opens a proof, verifies the log and exports
   assert.match(await page.textContent('[data-testid=root-hash]'), /^[0-9a-f]{64}$/);
   await page.screenshot({ path: path.join(shots, 'console-entry-proof.png'), fullPage: true });
   await page.click('[data-testid=receipt-link]');
-  assert.match(await page.textContent('[data-testid=receipt]'), /voiceprint_enrolment/);
+  assert.match(await page.textContent('[data-testid=receipt]'), /keystroke_enrolment/);
 
   await page.goto(`${base}/console/log`);
   await page.click('[data-testid=verify]');

@@ -877,3 +877,46 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_withdrawal_on_another_instance_reaches_this_instances_listeners,
+    |app: TestApp| async move {
+        let f = fixture(&app, "video").await;
+        let other = app.second_instance().await;
+        let grant = json!({"customer_ref": "cust-1", "purpose": "camera", "notice_version": "1.0.0", "session_id": "sess-1", "capture": {"method": "customer_device", "customer_credential": credential(&app, &f.tenant, "cust-1", Some("sess-1"))}});
+        let resp = app.post_json("/v1/consents", &f.key, grant).await;
+        assert_eq!(resp.status(), 201);
+        let mut events = app
+            .client
+            .get(app.url("/v1/sessions/sess-1/events"))
+            .bearer_auth(&f.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.status(), 200);
+
+        // The withdrawal lands on the other instance; this one learns of it from the database.
+        let w = other.post_json("/v1/consents/withdrawals", &f.key, json!({"customer_ref": "cust-1", "purpose": "camera", "session_id": "sess-1", "method": "customer_device"})).await;
+        assert_eq!(w.status(), 200);
+        let mut seen = String::new();
+        while !seen.contains("consent_withdrawn") {
+            let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+                .await
+                .expect("withdrawal made elsewhere pushed within 10 s")
+                .unwrap()
+                .unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        // And the camera is refused on both instances at once.
+        for instance in [&app, &other] {
+            let resp = instance
+                .post_json(
+                    "/v1/sessions/sess-1/camera-grants",
+                    &f.key,
+                    json!({"customer_ref": "cust-1"}),
+                )
+                .await;
+            expect_problem(resp, 403, "consent_required").await;
+        }
+    }
+);
