@@ -92,6 +92,8 @@ impl AppState {
         )
         .await?;
         db.migrate().await?;
+        // The history of policies in force, so any past decision's policy hash can be read.
+        store::policies::record_loaded(&db, policies.all().map(|p| p.as_ref())).await?;
         let models = match models {
             Some(models) => models,
             None => Arc::new(load_models(&settings).await?),

@@ -49,7 +49,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/log/verify", post(verify))
         .route("/console/policies", get(policies))
         .route("/console/models", get(models))
+        .route("/console/models/calibration/{id}", get(calibration_image))
 }
+
+/// Calibration artifacts (DET curve PNGs) are the manifest's artifacts whose id starts so.
+const CALIBRATION_PREFIX: &str = "det-";
 
 pub(crate) fn nav(lang: Lang) -> Markup {
     html! {
@@ -666,6 +670,12 @@ async fn policies(
         .await
         .map_err(web::internal(lang))?;
     let policy = tenant.and_then(|t| state.policies.for_tenant(&me.tenant, t.sector).ok());
+    let history = match &policy {
+        Some(p) => store::policies::history(&state.db, &p.id)
+            .await
+            .map_err(web::internal(lang))?,
+        None => Vec::new(),
+    };
     let body = html! {
         (nav(lang))
         @if let Some(policy) = &policy {
@@ -676,6 +686,20 @@ async fn policies(
                 details {
                     summary { "Rules" }
                     pre.mono { (serde_json::to_string_pretty(policy.as_ref()).unwrap_or_default()) }
+                }
+                h3 { (lang.t("policy_history")) }
+                table data-testid="policy-history" {
+                    tr { th { (lang.t("version")) } th { "SHA-256" } th { (lang.t("first_loaded")) } th { (lang.t("last_loaded")) } th { (lang.t("status")) } th { (lang.t("text")) } }
+                    @for v in &history {
+                        tr data-hash=(v.sha256) data-verified=(content_matches(&v.content, &v.sha256)) {
+                            td { (v.version) }
+                            td.mono { (v.sha256) }
+                            td { (display_time(v.first_loaded_at)) }
+                            td { (display_time(v.last_loaded_at)) }
+                            td { @if v.sha256 == policy.hash { "in force" } @else { "superseded" } }
+                            td { details { summary { (lang.t("show")) } pre.mono { (v.content) } } }
+                        }
+                    }
                 }
             }
         }
@@ -708,6 +732,14 @@ async fn policies(
     Ok(web::page(lang, lang.t("policies"), Some(&me.user), body))
 }
 
+/// Whether stored policy text still hashes to the hash decisions recorded (shown, not trusted).
+fn content_matches(content: &str, sha256: &str) -> bool {
+    hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        content.as_bytes(),
+    )) == sha256
+}
+
 /// Every model the service loaded, with its provenance and the thresholds in use.
 async fn models(
     State(state): State<AppState>,
@@ -735,8 +767,41 @@ async fn models(
                 }
             }
         }
+        h2 { (lang.t("calibration")) }
+        @for a in state.models.manifest.artifacts.iter().filter(|a| a.id.starts_with(CALIBRATION_PREFIX)) {
+            figure data-testid="calibration" {
+                img src={ "/console/models/calibration/" (a.id) } alt={ (a.id) } width="640";
+                figcaption { span.mono { (a.id) } " — " (a.description) " · sha256 " span.mono { (a.sha256) } }
+            }
+        }
     };
     Ok(web::page(lang, lang.t("models"), Some(&me.user), body))
+}
+
+/// One calibration image, from the verified artifact bytes loaded at start-up (never from a
+/// path the request names).
+async fn calibration_image(
+    State(state): State<AppState>,
+    lang: Lang,
+    _me: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let not_found = || PageError::not_found(lang);
+    if !id.starts_with(CALIBRATION_PREFIX) {
+        return Err(not_found());
+    }
+    let bytes = state.models.artifact(&id).map_err(|_| not_found())?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=3600"),
+            ),
+        ],
+        bytes.to_vec(),
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod consents;
 pub mod customers;
 pub mod factors;
 pub mod ledger;
+pub mod policies;
 pub mod sessions;
 pub mod signing_keys;
 pub mod templates;
