@@ -24,7 +24,10 @@ use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 use crate::{
     crypto::signing::Signer,
-    store::{self, Db, StoreError, ledger::EntryRow, now_ms, sessions::SessionWrite},
+    store::{
+        self, Db, StoreError, consents::ConsentRow, ledger::EntryRow, now_ms,
+        sessions::SessionWrite,
+    },
     tenants::{CustomerRef, TenantId},
 };
 use entry::{EntryFields, TREE_HEAD_TYP, TreeHeadClaims};
@@ -89,6 +92,9 @@ struct AppendRequest {
     event: LedgerEvent,
     /// Rows that commit in the same transaction as the entry: both are durable, or neither.
     with: Vec<SessionWrite>,
+    /// A granted consent whose row commits with its `consent_granted` entry (and records the
+    /// entry's index): a grant is in force exactly when it is logged.
+    grant: Option<Box<ConsentRow>>,
     reply: oneshot::Sender<Result<LedgerReceipt, LedgerError>>,
 }
 
@@ -151,6 +157,31 @@ impl Ledger {
                 tenant: tenant.clone(),
                 event,
                 with,
+                grant: None,
+                reply,
+            })
+            .await
+            .map_err(|_| LedgerError::WriterGone)?;
+        answer.await.map_err(|_| LedgerError::WriterGone)?
+    }
+
+    /// Append a `consent_granted` event together with the consent row it records, in one
+    /// transaction; the row's `ledger_index` is set to the entry's index. Returns only after
+    /// the commit, so an acknowledged grant is both in force and logged, and a crash leaves
+    /// neither.
+    pub async fn append_grant(
+        &self,
+        tenant: &TenantId,
+        event: LedgerEvent,
+        consent: ConsentRow,
+    ) -> Result<LedgerReceipt, LedgerError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(AppendRequest {
+                tenant: tenant.clone(),
+                event,
+                with: Vec::new(),
+                grant: Some(Box::new(consent)),
                 reply,
             })
             .await
@@ -524,6 +555,14 @@ async fn stage_batch(
         }
         store::ledger::insert_entries(&mut *tx, tenant, &rows).await?;
         store::ledger::set_tip(&mut *tx, tenant, size + rows.len() as u64, &prev).await?;
+    }
+    // Consent rows name their entry's index, known only now.
+    for (request, receipt) in batch.iter().zip(&receipts) {
+        if let Some(grant) = &request.grant {
+            let mut row = grant.as_ref().clone();
+            row.ledger_index = receipt.index as i64;
+            store::consents::insert(&mut *tx, &request.tenant, &row).await?;
+        }
     }
     Ok(receipts)
 }
