@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     AppState,
-    crypto::envelope::context,
+    crypto::{customer_key, envelope::context},
     factors::service::{self as factors, FactorError},
     policy::{Channel, FactorKind, Modality, Policy},
     store::{self, StoreError, now_ms},
@@ -302,12 +302,7 @@ async fn score_samples(
             reasons.push(format!("{}_not_enrolled", modality.as_str()));
             continue;
         };
-        let key = state
-            .master_key
-            .unwrap_data_key(
-                &context(tenant.as_str(), customer.as_str(), "data-key"),
-                &wrapped,
-            )
+        let key = customer_key::unwrap(&state.master_key, tenant, customer, &wrapped)
             .map_err(|e| SessionError::Internal(e.to_string()))?;
         let opened = key
             .open(
