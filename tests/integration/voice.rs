@@ -556,19 +556,23 @@ both_backends!(
         assert!((fb["score"].as_f64().unwrap() - b["score"].as_f64().unwrap()).abs() < 1e-6);
         assert_eq!(fb["fmr"], b["fmr"]);
         assert_eq!(fb["max_fmr"], 1e-4);
+        // Finance's 1e-4 is below what the voice matcher has demonstrated: not a match here.
         assert!(
             d["reasons"]
                 .as_array()
                 .unwrap()
-                .contains(&json!("policy_requires_active_factor"))
+                .contains(&json!("voice_no_match")),
+            "{finance}"
         );
         assert_eq!(
             d["step_up"]["factors"],
             json!(["recovery_code"]),
             "{finance}"
         );
-        // With the possession factor the voice counts as the second factor (its calibrated FMR
-        // is within the NIST 1e-4): multi-factor, and the assertion's amr names both.
+        // The voice's measured FMR cannot reach the NIST 1e-4 finance asks of a biometric (the
+        // development data measures down to ~6e-4; rarer rates are extrapolations and are not
+        // used to decide): with the possession factor it is one factor, not multi-factor.
+        assert!(fb["fmr"].as_f64().unwrap() > 1e-4, "{finance}");
         let id = finance["session_id"].as_str().unwrap();
         let done = json_of(
             app.post_json(
@@ -581,9 +585,11 @@ both_backends!(
         )
         .await;
         let d = &done["decision"];
-        assert_eq!(d["outcome"], "verified", "{done}");
-        assert_eq!(d["assurance"], "multi_factor", "{done}");
-        assert_eq!(d["amr"], json!(["vbm", "otp", "mfa"]), "{done}");
+        assert_ne!(d["assurance"], "multi_factor", "{done}");
+        assert!(
+            !d["amr"].as_array().unwrap().contains(&json!("mfa")),
+            "{done}"
+        );
 
         // An impostor (another voice) does not verify in retail either. (espeak's en+f3 voice,
         // tts_hello, scores FMR ~6e-4 against this en-us voiceprint: voices of one formant

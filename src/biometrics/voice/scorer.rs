@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::{
     VoiceError,
     embed::{AnalyseOptions, analyse},
+    scoring::decision_fmr,
     service::{VoiceEngine, evidence, model_versions},
     template::VoiceTemplate,
 };
@@ -128,7 +129,12 @@ impl BiometricScorer for VoiceScorer {
             model_id: self.model_id.clone(),
             model_version: self.model_version.clone(),
             score: f64::from(ev.score),
-            fmr: ev.fmr,
+            // Sessions decide on measured rates only (see `decision_fmr`).
+            fmr: decision_fmr(
+                ev.fmr,
+                ev.fmr_source,
+                self.engine.scorer(ev.condition).measured_fmr_floor(),
+            ),
         })
     }
 }

@@ -223,6 +223,12 @@ impl VoiceScorer {
         fmr(&self.ge2e_cal, f64::from(snorm)).0
     }
 
+    /// The rarest false-match rate the development data measured for the fused score. Rates
+    /// below it are extrapolated (Gaussian tail): shown as evidence, never used to decide.
+    pub fn measured_fmr_floor(&self) -> f64 {
+        self.fused_cal.table.last().map_or(1.0, |p| p.fmr)
+    }
+
     /// Fused-score threshold for a target FMR (the tightest the table or tail supports).
     pub fn threshold_for_fmr(&self, target: f64) -> f64 {
         threshold(&self.fused_cal, target)
@@ -231,6 +237,16 @@ impl VoiceScorer {
 
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The FMR a decision may rely on: a measured rate as is, an extrapolated one raised to the
+/// rarest rate actually measured (NIST SP 800-63B asks for a demonstrated FMR; a tail model
+/// extrapolated far beyond the data demonstrates nothing).
+pub fn decision_fmr(fmr: f64, source: FmrSource, measured_floor: f64) -> f64 {
+    match source {
+        FmrSource::Empirical => fmr,
+        FmrSource::GaussianTail => fmr.max(measured_floor),
+    }
 }
 
 /// Score -> FMR: log-linear interpolation between the empirical table points; above the last
@@ -346,6 +362,21 @@ mod tests {
         assert_eq!(src, FmrSource::GaussianTail);
         assert!((f - 1e-4).abs() < 2e-6);
         assert!((threshold(&c, 0.01) - 2.33).abs() < 1e-3);
+    }
+
+    #[test]
+    fn decisions_never_use_an_extrapolated_fmr_below_the_measured_one() {
+        let c = cal();
+        let floor = c.table[c.table.len() - 1].fmr;
+        let (f, src) = fmr(&c, 8.0);
+        assert_eq!(src, FmrSource::GaussianTail);
+        assert!(
+            f < floor * 1e-6,
+            "the tail extrapolates far below the data: {f}"
+        );
+        assert_eq!(decision_fmr(f, src, floor), floor);
+        let (f, src) = fmr(&c, 1.0);
+        assert_eq!(decision_fmr(f, src, floor), f);
     }
 
     #[test]
