@@ -78,3 +78,52 @@ pub fn build(
         },
     })
 }
+
+/// The receipt for the end of a consent by withdrawal: the grant's receipt fields (what was
+/// consented to, when, how), the withdrawal's own time, method and log position, and the
+/// grant's log position, so one document proves both events. Its `consentReceiptID` is
+/// derived from the consent id (stable when re-signed, distinct from the grant's receipt).
+pub fn build_withdrawal(
+    consent: &ConsentRow,
+    spec: &PurposeSpec,
+    controller: &Controller,
+    grant_log: &LogPosition,
+    withdrawal_log: &LogPosition,
+    method: &str,
+) -> Value {
+    let mut doc = build(consent, spec, controller, grant_log);
+    doc["consentReceiptID"] = json!(withdrawal_receipt_id(&consent.consent_id));
+    let ext = &mut doc["trustline"];
+    ext["event"] = json!("withdrawal");
+    ext["consentId"] = json!(consent.consent_id);
+    ext["withdrawnAt"] = json!(consent.ended_at);
+    ext["withdrawalMethod"] = json!(method);
+    ext["grantLog"] = ext["log"].take();
+    ext["log"] = json!({
+        "index": withdrawal_log.index,
+        "leafHash": withdrawal_log.leaf_hash,
+        "inclusionProof": withdrawal_log.inclusion_proof,
+    });
+    doc
+}
+
+/// A UUID-shaped id (version 8, RFC 9562 custom) from SHA-256 of the consent id.
+pub fn withdrawal_receipt_id(consent_id: &str) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("trustline withdrawal receipt\0{consent_id}").as_bytes(),
+    );
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest.as_ref()[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}

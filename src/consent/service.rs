@@ -386,6 +386,15 @@ pub async fn list(
 pub struct Withdrawn {
     pub consent_id: String,
     pub log_index: u64,
+    /// Signed receipt of the withdrawal (Kantara fields of the grant, plus the withdrawal's
+    /// time, method and log position, and the grant's log position).
+    pub receipt: SignedReceipt,
+}
+
+/// A consent that this call ended, with the log entry that records the end.
+pub(crate) struct Ended {
+    pub consent: ConsentRow,
+    pub log: LedgerReceipt,
 }
 
 /// Withdraw every consent in force for the customer and purpose (optionally only those of one
@@ -405,8 +414,13 @@ pub async fn withdraw(
             .await?;
     let mut ended = Vec::new();
     for consent in open {
-        if let Some(w) = end_consent(state, tenant, &consent, "withdrawn", method, now).await? {
-            ended.push(w);
+        if let Some(e) = end_consent(state, tenant, &consent, "withdrawn", method, now).await? {
+            let receipt = sign_withdrawal_receipt(state, tenant, &e, method).await?;
+            ended.push(Withdrawn {
+                consent_id: e.consent.consent_id,
+                log_index: e.log.index,
+                receipt,
+            });
         }
     }
     if !ended.is_empty() {
@@ -423,7 +437,7 @@ pub(crate) async fn end_consent(
     reason: &'static str,
     method: &str,
     now: i64,
-) -> Result<Option<Withdrawn>, ServiceError> {
+) -> Result<Option<Ended>, ServiceError> {
     if !store::consents::end(&state.db, tenant, &consent.consent_id, now, reason).await? {
         return Ok(None); // someone else ended it first
     }
@@ -462,10 +476,57 @@ pub(crate) async fn end_consent(
     store::consents::set_end_ledger_index(&state.db, tenant, &consent.consent_id, logged.index)
         .await?;
     metrics::counter!("trustline_consent_events_total", "event" => reason).increment(1);
-    Ok(Some(Withdrawn {
-        consent_id: consent.consent_id.clone(),
-        log_index: logged.index,
+    let mut consent = consent.clone();
+    consent.ended_at = Some(now);
+    consent.end_reason = Some(reason.to_string());
+    consent.end_ledger_index = Some(logged.index as i64);
+    Ok(Some(Ended {
+        consent,
+        log: logged,
     }))
+}
+
+async fn sign_withdrawal_receipt(
+    state: &AppState,
+    tenant: &TenantId,
+    ended: &Ended,
+    method: &str,
+) -> Result<SignedReceipt, ServiceError> {
+    let set = state.consents.catalogue.for_tenant(tenant.as_str());
+    let consent = &ended.consent;
+    let purpose: Purpose = consent
+        .purpose
+        .parse()
+        .map_err(ServiceError::UnknownPurpose)?;
+    let spec = set
+        .get(purpose)
+        .ok_or_else(|| ServiceError::UnknownPurpose(consent.purpose.clone()))?;
+    let grant_index = consent.ledger_index as u64;
+    let grant_leaf = store::ledger::entry(&state.db, tenant.as_str(), grant_index)
+        .await?
+        .map(|e| hex::encode(e.leaf_hash))
+        .unwrap_or_default();
+    let doc = receipt::build_withdrawal(
+        consent,
+        spec,
+        &set.controller,
+        &LogPosition {
+            index: grant_index,
+            leaf_hash: grant_leaf,
+            inclusion_proof: inclusion_proof_path(grant_index),
+        },
+        &LogPosition {
+            index: ended.log.index,
+            leaf_hash: hex::encode(ended.log.leaf_hash),
+            inclusion_proof: inclusion_proof_path(ended.log.index),
+        },
+        method,
+    );
+    let jws = state
+        .signer
+        .sign_jws(&doc, receipt::RECEIPT_TYP)
+        .map_err(|e| ServiceError::Signing(e.to_string()))?;
+    Ok(SignedReceipt { receipt: doc, jws })
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -3,7 +3,6 @@
 
 pub mod bench;
 pub mod keystroke;
-pub mod metrics;
 pub mod rates;
 pub mod voice;
 

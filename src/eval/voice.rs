@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::metrics::{SystemResult, det_points, summarise};
+use super::rates::{DetCurve, SystemResult, plot_det, summarise};
 use crate::{
     biometrics::{
         audio::{self, AudioEncoding, telephone::telephone_channel},
@@ -210,7 +210,7 @@ pub fn run(
         }
     }
     let results: Vec<SystemResult> = (0..names.len())
-        .map(|k| summarise(&tg[k], &im[k]))
+        .map(|k| summarise(&widen(&tg[k]), &widen(&im[k])))
         .collect();
     println!(
         "voice eval, {} ({}): {} speakers scored ({} excluded as dev/cohort), {} target / {} impostor trials, {} clips the service would refuse (level or < {} ms net speech)",
@@ -239,12 +239,13 @@ pub fn run(
     }
     let det_path =
         det.unwrap_or_else(|| PathBuf::from(format!("docs/det-voice-{}.png", condition.as_str())));
-    let curves: Vec<(&str, Vec<(f64, f64)>)> = names
+    let curves: Vec<DetCurve> = names
         .iter()
         .enumerate()
-        .map(|(k, n)| (*n, det_points(&tg[k], &im[k], 400)))
+        .map(|(k, n)| DetCurve::new(*n, &widen(&tg[k]), &widen(&im[k])))
         .collect();
-    match plot_det(&det_path, &curves, condition) {
+    let title = format!("DET, voice ({})", condition.as_str());
+    match plot_det(&det_path, &title, &curves) {
         Ok(()) => println!("DET curve: {}", det_path.display()),
         Err(e) => eprintln!("DET curve not written: {e}"),
     }
@@ -282,85 +283,6 @@ pub fn run(
     Ok(())
 }
 
-fn plot_det(
-    path: &Path,
-    curves: &[(&str, Vec<(f64, f64)>)],
-    condition: Condition,
-) -> anyhow::Result<()> {
-    use plotters::prelude::*;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let have_font = ensure_font();
-    let root = BitMapBackend::new(path, (900, 700)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut builder = ChartBuilder::on(&root);
-    builder
-        .margin(20)
-        .x_label_area_size(if have_font { 50 } else { 10 })
-        .y_label_area_size(if have_font { 60 } else { 10 });
-    if have_font {
-        builder.caption(
-            format!("DET, voice ({})", condition.as_str()),
-            ("sans-serif", 24),
-        );
-    }
-    let mut chart =
-        builder.build_cartesian_2d((1e-5f64..1f64).log_scale(), (1e-3f64..1f64).log_scale())?;
-    let mut mesh = chart.configure_mesh();
-    if have_font {
-        mesh.x_desc("false match rate")
-            .y_desc("false non-match rate");
-    } else {
-        mesh.disable_x_axis().disable_y_axis();
-    }
-    mesh.draw()?;
-    let colours = [BLUE, RED, CYAN, MAGENTA, BLACK];
-    for (i, (name, pts)) in curves.iter().enumerate() {
-        let colour = colours[i % colours.len()];
-        let series = chart.draw_series(LineSeries::new(
-            pts.iter().map(|&(x, y)| (x.max(1e-5), y.max(1e-3))),
-            colour.stroke_width(if i == curves.len() - 1 { 3 } else { 1 }),
-        ))?;
-        if have_font {
-            series
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
-        }
-    }
-    if have_font {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
-    }
-    root.present()?;
-    Ok(())
-}
-
-/// plotters draws text with a registered TrueType font; use the system's DejaVu Sans when it
-/// is installed (Debian `fonts-dejavu-core`), else draw the plot without text.
-fn ensure_font() -> bool {
-    static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FONT.get_or_init(|| {
-        for p in [
-            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        ] {
-            if let Ok(bytes) = std::fs::read(p) {
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font(
-                    "sans-serif",
-                    plotters::style::FontStyle::Normal,
-                    bytes,
-                )
-                .is_ok()
-                {
-                    return true;
-                }
-            }
-        }
-        false
-    })
+fn widen(scores: &[f32]) -> Vec<f64> {
+    scores.iter().map(|&s| f64::from(s)).collect()
 }

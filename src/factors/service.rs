@@ -10,7 +10,10 @@ use super::{
 };
 use crate::{
     AppState,
-    crypto::envelope::{DataKey, context},
+    crypto::{
+        customer_key::{self, CustomerKeyError},
+        envelope::context,
+    },
     store::{self, StoreError, now_ms},
     tenants::{CustomerRef, TenantId},
 };
@@ -42,44 +45,21 @@ pub enum FactorError {
     Store(#[from] StoreError),
 }
 
+impl From<CustomerKeyError> for FactorError {
+    fn from(e: CustomerKeyError) -> Self {
+        match e {
+            CustomerKeyError::Store(e) => FactorError::Store(e),
+            CustomerKeyError::Envelope(_) => FactorError::Crypto,
+        }
+    }
+}
+
 impl From<CodeError> for FactorError {
     fn from(e: CodeError) -> Self {
         match e {
             CodeError::PinFormat => FactorError::Invalid(e.to_string()),
             _ => FactorError::Crypto,
         }
-    }
-}
-
-/// The customer's data key (creating it on first use), as the biometric services do.
-async fn data_key(
-    state: &AppState,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-) -> Result<DataKey, FactorError> {
-    let owner = context(tenant.as_str(), customer.as_str(), "data-key");
-    if let Some(wrapped) = store::templates::wrapped_key(&state.db, tenant, customer).await? {
-        return state
-            .master_key
-            .unwrap_data_key(&owner, &wrapped)
-            .map_err(|_| FactorError::Crypto);
-    }
-    let (key, wrapped) = state
-        .master_key
-        .new_data_key(&owner)
-        .map_err(|_| FactorError::Crypto)?;
-    match store::templates::insert_wrapped_key(&state.db, tenant, customer, &wrapped).await {
-        Ok(()) => Ok(key),
-        Err(StoreError::Duplicate) => {
-            let wrapped = store::templates::wrapped_key(&state.db, tenant, customer)
-                .await?
-                .ok_or(FactorError::Crypto)?;
-            state
-                .master_key
-                .unwrap_data_key(&owner, &wrapped)
-                .map_err(|_| FactorError::Crypto)
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -116,7 +96,7 @@ pub async fn enrol_totp(
     require_registered(state, tenant, customer).await?;
     let secret = Zeroizing::new(codes::random_bytes::<20>()?);
     let params = totp::Params::default();
-    let key = data_key(state, tenant, customer).await?;
+    let key = customer_key::get_or_create(&state.db, &state.master_key, tenant, customer).await?;
     let sealed = key
         .seal(
             &context(tenant.as_str(), customer.as_str(), "totp"),
@@ -305,7 +285,8 @@ pub async fn verify(
             let stored = store::factors::totp(&state.db, tenant, customer)
                 .await?
                 .ok_or(FactorError::NotEnrolled)?;
-            let key = data_key(state, tenant, customer).await?;
+            let key =
+                customer_key::get_or_create(&state.db, &state.master_key, tenant, customer).await?;
             let secret = key
                 .open(
                     &context(tenant.as_str(), customer.as_str(), "totp"),

@@ -49,7 +49,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/log/verify", post(verify))
         .route("/console/policies", get(policies))
         .route("/console/models", get(models))
+        .route("/console/models/calibration/{id}", get(calibration_image))
 }
+
+/// Calibration artifacts (DET curve PNGs) are the manifest's artifacts whose id starts so.
+const CALIBRATION_PREFIX: &str = "det-";
 
 pub(crate) fn nav(lang: Lang) -> Markup {
     html! {
@@ -735,8 +739,41 @@ async fn models(
                 }
             }
         }
+        h2 { (lang.t("calibration")) }
+        @for a in state.models.manifest.artifacts.iter().filter(|a| a.id.starts_with(CALIBRATION_PREFIX)) {
+            figure data-testid="calibration" {
+                img src={ "/console/models/calibration/" (a.id) } alt={ (a.id) } width="640";
+                figcaption { span.mono { (a.id) } " — " (a.description) " · sha256 " span.mono { (a.sha256) } }
+            }
+        }
     };
     Ok(web::page(lang, lang.t("models"), Some(&me.user), body))
+}
+
+/// One calibration image, from the verified artifact bytes loaded at start-up (never from a
+/// path the request names).
+async fn calibration_image(
+    State(state): State<AppState>,
+    lang: Lang,
+    _me: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let not_found = || PageError::not_found(lang);
+    if !id.starts_with(CALIBRATION_PREFIX) {
+        return Err(not_found());
+    }
+    let bytes = state.models.artifact(&id).map_err(|_| not_found())?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=3600"),
+            ),
+        ],
+        bytes.to_vec(),
+    )
+        .into_response())
 }
 
 #[cfg(test)]

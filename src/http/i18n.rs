@@ -229,6 +229,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("policies", "Policies in force", "Geldend beleid"),
     ("models", "Models and thresholds", "Modellen en drempels"),
     ("thresholds", "Thresholds", "Drempels"),
+    (
+        "calibration",
+        "Calibration: DET curves of the shipped models",
+        "Kalibratie: DET-curves van de meegeleverde modellen",
+    ),
     ("version", "Version", "Versie"),
     ("task", "Task", "Taak"),
     ("source", "Source", "Bron"),

@@ -2,11 +2,12 @@
 // real trustline process and a real OpenID provider (oidc-provider), all on loopback.
 //
 // Run by scripts/test.sh (which builds the binary and sets TRUSTLINE_BIN). Screenshots of the
-// main pages are written to docs/screenshots/.
+// main pages are always taken; with E2E_SCREENSHOTS=1 they are written to docs/screenshots/
+// (the README's pictures), otherwise to the run's temp dir so a test run leaves the tree clean.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
-const shots = path.join(repo, 'docs', 'screenshots');
+let shots = path.join(repo, 'docs', 'screenshots');
 const BIN = process.env.TRUSTLINE_BIN ?? path.join(repo, 'target', 'debug', 'trustline');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -60,6 +61,7 @@ const api = async (method, p, body) => {
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'trustline-e2e-'));
+  if (process.env.E2E_SCREENSHOTS !== '1') shots = path.join(dir, 'screenshots');
   mkdirSync(shots, { recursive: true });
   base = `http://127.0.0.1:${await freePort()}`;
   const idpPort = await freePort();
@@ -87,7 +89,7 @@ before(async () => {
     const r = await api('PUT', `/v1/customers/${ref}`, { methods: ['voiceprint', 'typing'] });
     assert.ok([200, 201].includes(r.status), JSON.stringify(r));
   }
-  seedTemplates();
+  for (const ref of ['C-1001', 'C-2002']) await enrolVoice(ref);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -103,22 +105,21 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-// Biometric templates as the enrolment API stores them (sealed bytes; the page shows only
-// metadata). Written straight into the SQLite file until enrolment is reachable end to end.
-function seedTemplates() {
-  const db = path.join(dir, 'trustline.db');
-  const now = Date.now();
-  const py = `
-import sqlite3, os, sys
-c = sqlite3.connect(sys.argv[1])
-for ref in ("C-1001", "C-2002"):
-    c.execute("INSERT INTO customer_keys VALUES ('acme', ?, ?, ?)", (ref, os.urandom(60), ${now}))
-    for m, model in (("voice", "campplus"), ("keystroke_free", "keystroke-free")):
-        c.execute("INSERT INTO biometric_templates VALUES ('acme', ?, ?, ?, '1.0.0', ?, ?, ?)",
-                  (ref, m, model, os.urandom(800), ${now - 86400000}, ${now - 3600000}))
-c.commit()
-`;
-  execFileSync('python3', ['-c', py, db]);
+// Voiceprints through the platform API, as a contact centre would make them: the customer's
+// consent captured by DTMF in the IVR, then enrolment from two utterances (the consent gate and
+// the real models run; the pages show the rows this creates).
+async function enrolVoice(ref) {
+  const consent = await api('POST', '/v1/consents', {
+    customer_ref: ref, purpose: 'voiceprint_enrolment', notice_version: '1.0.0', language: 'en',
+    capture: { method: 'dtmf', ivr_call_id: `ivr-${ref}` },
+  });
+  assert.equal(consent.status, 201, JSON.stringify(consent));
+  const wav = (name) => ({
+    audio: readFileSync(path.join(repo, 'tests', 'fixtures', 'voice', `${name}.wav`)).toString('base64'),
+    encoding: 'wav',
+  });
+  const r = await api('PUT', `/v1/customers/${ref}/voiceprint`, { utterances: [wav('tts_account'), wav('tts_hello')] });
+  assert.equal(r.status, 201, JSON.stringify(r));
 }
 
 async function signIn(context, startPath, login) {
@@ -156,6 +157,10 @@ test('staff sign in through the OpenID provider and see the console', async () =
   
   await page.click('a[href="/console/models"]');
   assert.ok(await page.isVisible('[data-testid=models]'));
+  // Every calibration (DET) image the page shows has loaded and decoded.
+  const images = await page.$$eval('[data-testid=calibration] img', (imgs) => imgs.map((i) => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]));
+  assert.ok(images.length >= 4, `DET images shown: ${JSON.stringify(images)}`);
+  for (const [src, loaded] of images) assert.ok(loaded, `${src} did not load`);
   await page.screenshot({ path: path.join(shots, 'console-models.png'), fullPage: true });
   // Sign out: the session is gone.
   await page.click('[data-testid=logout]');
@@ -301,20 +306,22 @@ test('the platform opens the privacy centre with a single-use link', async () =>
 test('a customer grants and withdraws a consent (withdrawal as easy as the grant)', async () => {
   const ctx = await newContext();
   const page = await signIn(ctx, '/privacy/acme/login', 'carol');
-  const purpose = '[data-purpose=voiceprint_enrolment]';
+  // carol's voiceprint consent came by DTMF at set-up; typing is hers to give here.
+  const purpose = '[data-purpose=keystroke_enrolment]';
   assert.equal(await page.getAttribute(purpose, 'data-state'), 'none');
-  assert.match(await page.textContent(`${purpose} [data-testid=notice]`), /voiceprint/);
-  await page.click('[data-testid=grant-voiceprint_enrolment]');
+  assert.match(await page.textContent(`${purpose} [data-testid=notice]`), /typ/);
+  await page.click('[data-testid=grant-keystroke_enrolment]');
   assert.equal(await page.getAttribute(purpose, 'data-state'), 'granted');
   await page.screenshot({ path: path.join(shots, 'privacy-consent-granted.png'), fullPage: true });
-  await page.click('[data-testid=withdraw-voiceprint_enrolment]');
+  await page.click('[data-testid=withdraw-keystroke_enrolment]');
   assert.equal(await page.getAttribute(purpose, 'data-state'), 'none');
   // The download now holds the consent, its signed receipt, and both log entries.
   const r = await page.request.get(`${base}/privacy/export.json`);
   const doc = await r.json();
-  assert.equal(doc.consents.length, 1);
-  assert.equal(doc.consents[0].end_reason, 'withdrawn');
-  assert.equal(doc.receipts.length, 1);
+  const typing = doc.consents.filter((c) => c.purpose === 'keystroke_enrolment');
+  assert.equal(typing.length, 1);
+  assert.equal(typing[0].end_reason, 'withdrawn');
+  assert.equal(doc.receipts.filter((x) => JSON.stringify(x).includes(typing[0].consent_id)).length, 1);
   const kinds = doc.log_entries.map((e) => e.kind);
   assert.ok(kinds.includes('consent_granted') && kinds.includes('consent_withdrawn'), kinds.join());
   await ctx.close();
@@ -324,7 +331,7 @@ test('a compliance officer searches, opens a proof, verifies the log and exports
   const ctx = await newContext();
   const page = await signIn(ctx, '/console/acme/login', 'alice');
   await page.fill('input[name=customer]', 'C-1001');
-  await page.fill('input[name=purpose]', 'voiceprint_enrolment');
+  await page.fill('input[name=purpose]', 'keystroke_enrolment');
   await page.click('[data-testid=search]');
   const kinds = await page.locator('[data-testid=results] tr[data-kind]').evaluateAll((rows) => rows.map((r) => r.dataset.kind));
   assert.deepEqual(kinds, ['consent_withdrawn', 'consent_granted']);
@@ -336,7 +343,7 @@ test('a compliance officer searches, opens a proof, verifies the log and exports
   assert.match(await page.textContent('[data-testid=root-hash]'), /^[0-9a-f]{64}$/);
   await page.screenshot({ path: path.join(shots, 'console-entry-proof.png'), fullPage: true });
   await page.click('[data-testid=receipt-link]');
-  assert.match(await page.textContent('[data-testid=receipt]'), /voiceprint_enrolment/);
+  assert.match(await page.textContent('[data-testid=receipt]'), /keystroke_enrolment/);
 
   await page.goto(`${base}/console/log`);
   await page.click('[data-testid=verify]');

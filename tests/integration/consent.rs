@@ -274,6 +274,38 @@ both_backends!(
         let w: Value = app.post_json("/v1/consents/withdrawals", &f.key, json!({"customer_ref": "cust-1", "purpose": "voiceprint_enrolment", "method": "dtmf"})).await.json().await.unwrap();
         assert_eq!(w["status"], "withdrawn");
         assert_eq!(w["withdrawn"].as_array().unwrap().len(), 1);
+        // The withdrawal has its own signed receipt: the grant's Kantara fields, the
+        // withdrawal's time, method and log position, and the grant's position.
+        let wd = &w["withdrawn"][0];
+        let wr = &wd["receipt"]["receipt"];
+        assert_eq!(kantara_errors(wr), Vec::<String>::new(), "{wr:#}");
+        assert_eq!(
+            &app.state
+                .signer
+                .verify_jws(wd["receipt"]["jws"].as_str().unwrap())
+                .unwrap(),
+            wr
+        );
+        assert_eq!(wr["trustline"]["event"], "withdrawal");
+        assert_eq!(wr["trustline"]["consentId"], body["consent"]["consent_id"]);
+        assert_eq!(wr["trustline"]["withdrawalMethod"], "dtmf");
+        assert!(
+            wr["trustline"]["withdrawnAt"].as_i64().unwrap()
+                >= receipt["consentTimestamp"].as_i64().unwrap() * 1000
+        );
+        assert_eq!(wr["trustline"]["log"]["index"], wd["log_index"]);
+        assert_eq!(wr["trustline"]["grantLog"], receipt["trustline"]["log"]);
+        assert_ne!(wr["consentReceiptID"], receipt["consentReceiptID"]);
+        let wproof: Value = app
+            .get(
+                wr["trustline"]["log"]["inclusionProof"].as_str().unwrap(),
+                &f.key,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(wproof["leaf_hash"], wr["trustline"]["log"]["leafHash"]);
         assert!(
             consent::require(
                 &app.state.db,
@@ -843,5 +875,48 @@ both_backends!(
                 .iter()
                 .any(|c| c["purpose"] == "recording" && c["end_reason"] == "expired")
         );
+    }
+);
+
+both_backends!(
+    a_withdrawal_on_another_instance_reaches_this_instances_listeners,
+    |app: TestApp| async move {
+        let f = fixture(&app, "video").await;
+        let other = app.second_instance().await;
+        let grant = json!({"customer_ref": "cust-1", "purpose": "camera", "notice_version": "1.0.0", "session_id": "sess-1", "capture": {"method": "customer_device", "customer_credential": credential(&app, &f.tenant, "cust-1", Some("sess-1"))}});
+        let resp = app.post_json("/v1/consents", &f.key, grant).await;
+        assert_eq!(resp.status(), 201);
+        let mut events = app
+            .client
+            .get(app.url("/v1/sessions/sess-1/events"))
+            .bearer_auth(&f.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.status(), 200);
+
+        // The withdrawal lands on the other instance; this one learns of it from the database.
+        let w = other.post_json("/v1/consents/withdrawals", &f.key, json!({"customer_ref": "cust-1", "purpose": "camera", "session_id": "sess-1", "method": "customer_device"})).await;
+        assert_eq!(w.status(), 200);
+        let mut seen = String::new();
+        while !seen.contains("consent_withdrawn") {
+            let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+                .await
+                .expect("withdrawal made elsewhere pushed within 10 s")
+                .unwrap()
+                .unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        // And the camera is refused on both instances at once.
+        for instance in [&app, &other] {
+            let resp = instance
+                .post_json(
+                    "/v1/sessions/sess-1/camera-grants",
+                    &f.key,
+                    json!({"customer_ref": "cust-1"}),
+                )
+                .await;
+            expect_problem(resp, 403, "consent_required").await;
+        }
     }
 );

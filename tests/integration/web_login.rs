@@ -788,6 +788,57 @@ both!(
         assert_eq!(status, 200);
         assert!(html.contains("data-purpose=\"voiceprint_enrolment\""));
 
+        // The models page shows each shipped DET curve; the image is the verified artifact.
+        let (status, html) = page(&app, "/console/models", &staff).await;
+        assert_eq!(status, 200);
+        let calibration: Vec<&str> = app
+            .state
+            .models
+            .manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.id.starts_with("det-"))
+            .map(|a| a.id.as_str())
+            .collect();
+        assert!(!calibration.is_empty(), "the manifest ships DET curves");
+        for id in &calibration {
+            let src = format!("src=\"/console/models/calibration/{id}\"");
+            assert!(html.contains(&src), "{src} missing");
+            let resp = no_redirects()
+                .get(app.url(&format!("/console/models/calibration/{id}")))
+                .header("cookie", &staff)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            assert_eq!(resp.headers()["content-type"], "image/png");
+            let bytes = resp.bytes().await.unwrap();
+            assert_eq!(&bytes[..], app.state.models.artifact(id).unwrap());
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        }
+        // Only calibration artifacts are served, and only to staff.
+        for (path, cookie, status) in [
+            (
+                "/console/models/calibration/keystroke-fixed-calibration",
+                staff.as_str(),
+                404,
+            ),
+            ("/console/models/calibration/det-nope", staff.as_str(), 404),
+            (
+                &*format!("/console/models/calibration/{}", calibration[0]),
+                "",
+                401,
+            ),
+        ] {
+            let resp = no_redirects()
+                .get(app.url(path))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), status, "{path}");
+        }
+
         // Every staff action above is in the log.
         let staff_actions = store::audit::search(
             &app.state.db,
@@ -819,6 +870,7 @@ both!(
             "view_receipt",
             "verify_log",
             "view_policies",
+            "view_models",
         ] {
             assert!(
                 actions.iter().any(|x| x == a),

@@ -17,7 +17,10 @@ use crate::{
     AppState,
     biometrics::models::{LoadedModel, ModelRegistry, ModelTask},
     consent::{self, ConsentError, Purpose},
-    crypto::envelope::{self, DataKey, EnvelopeError},
+    crypto::{
+        customer_key::{self, CustomerKeyError},
+        envelope::{self, EnvelopeError},
+    },
     policy::Modality,
     sessions::{BiometricScorer, ScorerRegistry, engine::BiometricScore},
     store::{self, StoreError},
@@ -47,6 +50,15 @@ pub enum KeystrokeServiceError {
     NoModel(&'static str),
     #[error("inference worker failed: {0}")]
     Worker(String),
+}
+
+impl From<CustomerKeyError> for KeystrokeServiceError {
+    fn from(e: CustomerKeyError) -> Self {
+        match e {
+            CustomerKeyError::Store(e) => KeystrokeServiceError::Store(e),
+            CustomerKeyError::Envelope(e) => KeystrokeServiceError::Envelope(e),
+        }
+    }
 }
 
 /// Keystroke evidence of one attempt.
@@ -179,38 +191,6 @@ async fn require_typing(
     Ok(())
 }
 
-fn key_owner(tenant: &TenantId, customer: &CustomerRef) -> Vec<u8> {
-    envelope::context(tenant.as_str(), customer.as_str(), "data-key")
-}
-
-/// The customer's data key; created (and stored wrapped) when `create` and none exists.
-async fn data_key(
-    state: &AppState,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    create: bool,
-) -> Result<Option<DataKey>, KeystrokeServiceError> {
-    let owner = key_owner(tenant, customer);
-    if let Some(wrapped) = store::templates::wrapped_key(&state.db, tenant, customer).await? {
-        return Ok(Some(state.master_key.unwrap_data_key(&owner, &wrapped)?));
-    }
-    if !create {
-        return Ok(None);
-    }
-    let (key, wrapped) = state.master_key.new_data_key(&owner)?;
-    match store::templates::insert_wrapped_key(&state.db, tenant, customer, &wrapped).await {
-        Ok(()) => Ok(Some(key)),
-        // Another request created one first: use that one.
-        Err(StoreError::Duplicate) => {
-            let wrapped = store::templates::wrapped_key(&state.db, tenant, customer)
-                .await?
-                .ok_or(KeystrokeServiceError::Store(StoreError::Duplicate))?;
-            Ok(Some(state.master_key.unwrap_data_key(&owner, &wrapped)?))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Seal and store a template (no consent check: callers gate it).
 pub async fn store_template(
     state: &AppState,
@@ -220,9 +200,7 @@ pub async fn store_template(
     model: (&str, &str),
     plaintext: &[u8],
 ) -> Result<(), KeystrokeServiceError> {
-    let key = data_key(state, tenant, customer, true)
-        .await?
-        .ok_or(KeystrokeServiceError::Envelope(EnvelopeError::Open))?;
+    let key = customer_key::get_or_create(&state.db, &state.master_key, tenant, customer).await?;
     let sealed = key.seal(
         &envelope::context(tenant.as_str(), customer.as_str(), modality),
         plaintext,
@@ -244,7 +222,8 @@ async fn load_template(
     else {
         return Ok(None);
     };
-    let Some(key) = data_key(state, tenant, customer, false).await? else {
+    let Some(key) = customer_key::existing(&state.db, &state.master_key, tenant, customer).await?
+    else {
         return Ok(None);
     };
     let plain = key.open(

@@ -48,6 +48,16 @@ pub enum VoiceError {
     Store(#[from] crate::store::StoreError),
 }
 
+impl From<crate::crypto::customer_key::CustomerKeyError> for VoiceError {
+    fn from(e: crate::crypto::customer_key::CustomerKeyError) -> Self {
+        use crate::crypto::customer_key::CustomerKeyError;
+        match e {
+            CustomerKeyError::Store(e) => VoiceError::Store(e),
+            CustomerKeyError::Envelope(_) => VoiceError::Template,
+        }
+    }
+}
+
 impl From<ort::Error> for VoiceError {
     fn from(e: ort::Error) -> Self {
         VoiceError::Model(ModelError::Inference {

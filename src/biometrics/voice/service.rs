@@ -20,8 +20,8 @@ use crate::{
         models::ModelRegistry,
     },
     consent::{self, Purpose},
-    crypto::envelope::{DataKey, MasterKey, context},
-    store::{self, Db, StoreError},
+    crypto::customer_key,
+    store,
     tenants::{CustomerRef, TenantId},
 };
 
@@ -127,42 +127,6 @@ pub struct EnrolmentOutcome {
     pub spoof_flags: u32,
 }
 
-async fn customer_key(
-    db: &Db,
-    master: &MasterKey,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    create: bool,
-) -> Result<Option<DataKey>, VoiceError> {
-    let owner = context(tenant.as_str(), customer.as_str(), "data-key");
-    if let Some(wrapped) = store::templates::wrapped_key(db, tenant, customer).await? {
-        return master
-            .unwrap_data_key(&owner, &wrapped)
-            .map(Some)
-            .map_err(|_| VoiceError::Template);
-    }
-    if !create {
-        return Ok(None);
-    }
-    let (key, wrapped) = master
-        .new_data_key(&owner)
-        .map_err(|_| VoiceError::Template)?;
-    match store::templates::insert_wrapped_key(db, tenant, customer, &wrapped).await {
-        Ok(()) => Ok(Some(key)),
-        // Another request created it first: use that one.
-        Err(StoreError::Duplicate) => {
-            let wrapped = store::templates::wrapped_key(db, tenant, customer)
-                .await?
-                .ok_or(VoiceError::Template)?;
-            master
-                .unwrap_data_key(&owner, &wrapped)
-                .map(Some)
-                .map_err(|_| VoiceError::Template)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Enrol (or re-enrol) a customer's voiceprint from one or more utterances.
 /// Refused with `consent_required` unless a `voiceprint_enrolment` consent exists.
 pub async fn enrol(
@@ -198,9 +162,7 @@ pub async fn enrol(
             _ => false,
         })
         .count() as u32;
-    let key = customer_key(&state.db, &state.master_key, tenant, customer, true)
-        .await?
-        .ok_or(VoiceError::Template)?;
+    let key = customer_key::get_or_create(&state.db, &state.master_key, tenant, customer).await?;
     let sealed = template::seal_template(&key, tenant.as_str(), customer.as_str(), &tpl)?;
     let mut seen = SeenAudio::default();
     for a in &analyses {
@@ -297,7 +259,7 @@ pub async fn verify(
     let stored = store::templates::template(&state.db, tenant, customer, super::MODALITY)
         .await?
         .ok_or(VoiceError::NotEnrolled)?;
-    let key = customer_key(&state.db, &state.master_key, tenant, customer, false)
+    let key = customer_key::existing(&state.db, &state.master_key, tenant, customer)
         .await?
         .ok_or(VoiceError::NotEnrolled)?;
     let tpl =

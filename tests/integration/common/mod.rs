@@ -20,7 +20,8 @@ pub struct TestApp {
     pub state: AppState,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    /// The first instance owns the temp dir; a second instance shares it.
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// URL of the throwaway PostgreSQL server. Absent only when someone runs `cargo test` by hand
@@ -101,6 +102,18 @@ impl TestApp {
             Backend::Postgres => fresh_postgres_database().await,
         };
         let settings = adjust(settings_for(dir.path(), url));
+        let mut app = Self::serve(settings).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// Another instance of the service on the same database and data dir (its own pools,
+    /// ledger writer and event hub), as a second replica behind a load balancer would be.
+    pub async fn second_instance(&self) -> Self {
+        Self::serve((*self.state.settings).clone()).await
+    }
+
+    async fn serve(settings: trustline::config::Settings) -> Self {
         let state = AppState::build_with_models(settings, Some(shared_models()))
             .await
             .expect("state builds");
@@ -116,7 +129,7 @@ impl TestApp {
             state,
             addr,
             client: reqwest::Client::new(),
-            _dir: dir,
+            _dir: None,
         }
     }
 
@@ -125,7 +138,7 @@ impl TestApp {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self._dir.path().to_path_buf()
+        self.state.settings.data_dir.clone()
     }
 
     /// Create a tenant and a key with the given scopes; returns the key text.
