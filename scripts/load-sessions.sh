@@ -1,56 +1,179 @@
 #!/usr/bin/env bash
 # Load figure for POST /v1/sessions with keystroke-only evidence, on loopback, release build,
-# SQLite (synchronous=FULL, WAL) with the durable ledger append per decision.
-# Tool: wrk (Debian package `wrk`), --latency for the percentiles.
-# Usage: scripts/load-sessions.sh [path/to/trustline] [connections] [seconds]
+# on SQLite (WAL, synchronous=FULL) and on a throwaway PostgreSQL (fsync=on,
+# synchronous_commit=on). Every request: API-key check, one read of the tenant + customer
+# state, the decision, and one durable commit (the session row and its ledger entry in the
+# ledger's group-commit batch), acknowledged only after that commit.
+#
+# Tool: wrk (Debian package `wrk`), -t2 --latency for the percentiles. wrk runs on the same
+# 2-core machine as the server, so the figure includes its CPU.
+#
+# Usage: scripts/load-sessions.sh [--backend sqlite|postgres|both] [--scored]
+#                                 [--connections N] [--seconds S] [--bin PATH]
+#   --scored  enrol the customer's free-text typing profile first (consent granted through the
+#             privacy centre, as the customer would), so every request runs the keystroke model;
+#             without it the customer has no profile and the sample is not scored
+#             (reason keystroke_free_not_enrolled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${1:-${CARGO_TARGET_DIR:-target}/release/trustline}
-CONNS=${2:-32}
-SECS=${3:-20}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
-DIR=$(mktemp -d /tmp/trustline-load.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export TRUSTLINE_DATA_DIR=$DIR TRUSTLINE_LISTEN=127.0.0.1:$PORT TRUSTLINE_LOG_FORMAT=json RUST_LOG=${RUST_LOG:-warn}
-BASE=http://127.0.0.1:$PORT
-cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"; }
+
+BACKENDS=both
+SCORED=0
+CONNS=32
+SECS=20
+BIN=${CARGO_TARGET_DIR:-target}/release/trustline
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --backend) BACKENDS=$2; shift 2 ;;
+    --scored) SCORED=1; shift ;;
+    --connections) CONNS=$2; shift 2 ;;
+    --seconds) SECS=$2; shift 2 ;;
+    --bin) BIN=$2; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+case "$BACKENDS" in sqlite|postgres) ;; both) BACKENDS="sqlite postgres" ;;
+  *) echo "--backend is sqlite, postgres or both" >&2; exit 2 ;; esac
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+if [ ! -x "$BIN" ]; then
+  echo "building the release binary…"
+  cargo build --release --locked --bin trustline
+fi
+scripts/install-onnxruntime.sh >/dev/null
+# `wrk -v` prints "wrk debian/4.1.0-3+b2 [epoll] …" and exits 1.
+WRK_VERSION=$( (wrk -v 2>&1 || true) | head -1 | awk '{sub(".*/", "", $2); print "wrk-" $2}')
+
+WORK=$(mktemp -d /tmp/trustline-load.XXXXXX)
+PIDS=()
+PGBIN="" PGTMP="" RUNAS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "$PGTMP" ]; then
+    "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$PGTMP"
+  fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
-"$BIN" migrate >/dev/null
-"$BIN" tenant create --id shop --name "Load Shop" --sector retail >/dev/null
-KEY=$("$BIN" api-key create --tenant shop --scopes "sessions enrol" --label load | sed -n 's/^API key (shown once, store it now): //p')
-"$BIN" serve > "$DIR/serve.log" 2>&1 & PID=$!
-for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
-curl -fs -X PUT "$BASE/v1/customers/c-load" -H "authorization: Bearer $KEY" \
-  -H 'content-type: application/json' -d '{"methods":["typing"]}' >/dev/null
-BODY=$(python3 - <<'PY'
-import json
-# 60 keystrokes of free text as the chat widget sends them (press/release ms, key class).
-events = []
-t = 0.0
-for i in range(60):
-    events.append({"press_ms": t, "release_ms": t + 80 + (i % 7) * 5, "class": "letter"})
-    t += 150 + (i % 5) * 20
-print(json.dumps({"customer_ref": "c-load", "channel": "chat",
-                  "evidence": {"keystroke_free": {"segments": [events]}}}))
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# A throwaway PostgreSQL on loopback, as scripts/test.sh starts it.
+start_postgres() {
+  PGBIN=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+  PGTMP=$(mktemp -d /tmp/trustline-loadpg.XXXXXX)
+  PGPORT=$(free_port)
+  if [ "$(id -u)" = 0 ]; then chown postgres "$PGTMP"; RUNAS=(runuser -u postgres --); fi
+  "${RUNAS[@]}" "$PGBIN/initdb" -D "$PGTMP/data" -A trust -U postgres >/dev/null
+  "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/log" -w \
+    -o "-k $PGTMP -p $PGPORT -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on -c synchronous_commit=on" \
+    start >/dev/null
+  echo "throwaway PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT (fsync=on, synchronous_commit=on)"
+}
+
+# 60 keystrokes of free text as the chat widget sends them (press/release ms, key class);
+# `n` keystrokes per segment, `segments` segments.
+keystrokes() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+n, segments = int(sys.argv[1]), int(sys.argv[2])
+classes = ["left_top", "right_home", "space", "left_home", "right_top", "left_bottom",
+           "right_bottom", "modifier", "edit"]
+out = []
+for s in range(segments):
+    events, t = [], 0.0
+    for k in range(n):
+        t += 150 + 30 * ((k * 7 + s) % 5)
+        events.append({"press_ms": t, "release_ms": t + 80 + ((k * 3) % 4) * 10,
+                       "class": classes[(k * 5 + s) % len(classes)]})
+    out.append(events)
+print(json.dumps(out))
 PY
-)
-echo "one request:"
-curl -s -X POST "$BASE/v1/sessions" -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
-  -d "$BODY" | python3 -c 'import json,sys; d=json.load(sys.stdin)["decision"]; print(json.dumps({k: d[k] for k in ("outcome","reasons","policy")}))'
-printf '%s' "$BODY" > "$DIR/body.json"
-cat > "$DIR/post.lua" <<LUA
+}
+
+run_one() {
+  local backend=$1 dir="$WORK/$1" port db_url
+  mkdir -p "$dir"
+  port=$(free_port)
+  if [ "$backend" = postgres ]; then
+    [ -n "$PGTMP" ] || start_postgres
+    "${RUNAS[@]}" "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "CREATE DATABASE load_$$" >/dev/null
+    db_url="postgres://postgres@127.0.0.1:$PGPORT/load_$$"
+  else
+    db_url="sqlite://$dir/trustline.db?mode=rwc"
+  fi
+  local base=http://127.0.0.1:$port
+  (
+    export TRUSTLINE_DATA_DIR=$dir TRUSTLINE_LISTEN=127.0.0.1:$port TRUSTLINE_LOG_FORMAT=json \
+      RUST_LOG=${RUST_LOG:-warn} DATABASE_URL=$db_url TRUSTLINE_PUBLIC_URL=$base
+    "$BIN" migrate >/dev/null
+    "$BIN" tenant create --id shop --name "Load Shop" --sector retail >/dev/null
+    "$BIN" api-key create --tenant shop --scopes "sessions enrol" --label load \
+      | sed -n 's/^API key (shown once, store it now): //p' > "$dir/key"
+    exec "$BIN" serve > "$dir/serve.log" 2>&1
+  ) &
+  PIDS+=($!)
+  local server_pid=$!
+  for _ in $(seq 1 300); do curl -fs "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -fs "$base/healthz" >/dev/null || { echo "server did not start:"; tail "$dir/serve.log"; exit 1; }
+  local key
+  key=$(cat "$dir/key")
+  curl -fs -X PUT "$base/v1/customers/c-load" -H "authorization: Bearer $key" \
+    -H 'content-type: application/json' -d '{"methods":["typing"]}' >/dev/null
+  # A PIN, so the decision has a step-up to offer (the same customer in every request).
+  curl -fs -X PUT "$base/v1/customers/c-load/factors/pin" -H "authorization: Bearer $key" \
+    -H 'content-type: application/json' -d '{"pin":"482916"}' >/dev/null
+  if [ "$SCORED" = 1 ]; then
+    # The customer's own consent, through the privacy centre (a signed single-use link, the
+    # session cookie, the form's CSRF token), then a 300-keystroke free-text enrolment.
+    local link cookie csrf
+    link=$(curl -fs -X POST "$base/v1/customers/c-load/privacy-link" -H "authorization: Bearer $key" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+    cookie=$(curl -s -o /dev/null -D - "$link" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)
+    csrf=$(curl -fs -H "cookie: $cookie" "$base/privacy" \
+      | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+    curl -fs -o /dev/null -H "cookie: $cookie" -H "origin: $base" \
+      --data-urlencode "csrf=$csrf" --data-urlencode purpose=keystroke_enrolment --data-urlencode action=grant \
+      "$base/privacy/consents"
+    printf '{"segments": %s}' "$(keystrokes 50 6)" > "$dir/enrol.json"
+    curl -fs -X PUT "$base/v1/customers/c-load/keystroke/free" -H "authorization: Bearer $key" \
+      -H 'content-type: application/json' --data-binary @"$dir/enrol.json" >/dev/null \
+      || { echo "keystroke enrolment failed"; exit 1; }
+  fi
+  printf '{"customer_ref": "c-load", "channel": "chat", "evidence": {"keystroke_free": {"segments": %s}}}' \
+    "$(keystrokes 60 1)" > "$dir/body.json"
+  echo "== $backend: one request:"
+  curl -s -X POST "$base/v1/sessions" -H "authorization: Bearer $key" -H 'content-type: application/json' \
+    --data-binary @"$dir/body.json" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin)["decision"]; print(json.dumps({k: d[k] for k in ("outcome","reasons","biometrics")}))'
+  cat > "$dir/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-local f = io.open("$DIR/body.json", "r")
+wrk.headers["Authorization"] = "Bearer $key"
+local f = io.open("$dir/body.json", "r")
 wrk.body = f:read("*a")
 f:close()
 LUA
-echo "wrk -t2 -c$CONNS -d${SECS}s --latency (body $(echo -n "$BODY" | wc -c) bytes)"
-wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$DIR/post.lua" "$BASE/v1/sessions"
-echo "status codes seen by the server (metrics):"
-curl -s "$BASE/metrics" | grep 'trustline_http_requests_total{' | grep 'sessions' || true
-echo "ledger group commit (batches, entries, seconds in commits):"
-curl -s "$BASE/metrics" | grep -E '^trustline_ledger_(batch_size|commit_seconds)_(sum|count)' || true
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores, shared)"
+  # A short warm-up (connections, page cache, WAL file), then the measured run.
+  wrk -t2 -c"$CONNS" -d3s -s "$dir/post.lua" "$base/v1/sessions" >/dev/null
+  echo "wrk -t2 -c$CONNS -d${SECS}s --latency (body $(wc -c < "$dir/body.json") bytes)"
+  local load_before load_after
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$dir/post.lua" "$base/v1/sessions" | tee "$dir/wrk.out"
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  echo "status codes seen by the server (metrics):"
+  curl -s "$base/metrics" | grep 'trustline_http_requests_total{' | grep '/v1/sessions"' || true
+  echo "ledger group commit (batches, entries; seconds in commits):"
+  curl -s "$base/metrics" | grep -E '^trustline_ledger_(batch_size|commit_seconds)_(sum|count)' || true
+  local rps p99 non2xx
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$dir/wrk.out")
+  p99=$(awk '$1 == "99%" {print $2}' "$dir/wrk.out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$dir/wrk.out")
+  echo "RESULT tool=$WRK_VERSION backend=$backend scored=$SCORED connections=$CONNS seconds=$SECS req/s=$rps p99=$p99 non-2xx=${non2xx:-0} loadavg_before=\"$load_before\" loadavg_after=\"$load_after\" cores=$(nproc)"
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+}
+
+for b in $BACKENDS; do run_one "$b"; done

@@ -44,9 +44,8 @@ pub struct AppState {
     pub signer: Arc<Signer>,
     /// Biometric scorers by modality (registered by the voice and keystroke services).
     pub scorers: Arc<sessions::ScorerRegistry>,
-    /// Group commit of new sessions (one writer task).
-    pub session_writer: store::sessions::SessionWriter,
-    /// The per-tenant tamper-evident log (one writer task per process, group commit).
+    /// The per-tenant tamper-evident log (one writer task per process, group commit; new
+    /// sessions commit in its batches too: `Ledger::append_with`).
     pub ledger: Arc<Ledger>,
     /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
     pub consents: Arc<consent::service::Consents>,
@@ -93,6 +92,8 @@ impl AppState {
         )
         .await?;
         db.migrate().await?;
+        // The history of policies in force, so any past decision's policy hash can be read.
+        store::policies::record_loaded(&db, policies.all().map(|p| p.as_ref())).await?;
         let models = match models {
             Some(models) => models,
             None => Arc::new(load_models(&settings).await?),
@@ -100,7 +101,6 @@ impl AppState {
         let master_key =
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
         let signer = Signer::load(&db, &master_key).await?;
-        let session_writer = store::sessions::SessionWriter::start(db.clone());
         let signer = Arc::new(signer);
         let ledger = Ledger::start(db.clone(), signer.clone());
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
@@ -113,7 +113,6 @@ impl AppState {
             master_key: Arc::new(master_key),
             policies: Arc::new(policies),
             scorers,
-            session_writer,
             signer,
             ledger,
             consents,

@@ -264,9 +264,28 @@ pub async fn grant(
         CaptureEvidence::Dtmf { ivr_call_id } => (None, Some(ivr_call_id.clone())),
         CaptureEvidence::CustomerDevice(_) => (None, None),
     };
+    let mut consent = ConsentRow {
+        consent_id: consent_id.clone(),
+        customer_ref: cmd.customer.to_string(),
+        purpose: cmd.purpose.as_str().into(),
+        notice_version: valid.notice.version.clone(),
+        notice_hash: valid.notice.hash.clone(),
+        language: language.clone(),
+        capture_method: evidence.method().as_str().into(),
+        witness: witness.clone(),
+        scope: valid.scope.as_str().into(),
+        session_id: session_id.clone(),
+        granted_at: now,
+        valid_until: valid.valid_until,
+        ended_at: None,
+        end_reason: None,
+        ledger_index: 0, // set by the ledger writer to the entry's index
+        end_ledger_index: None,
+    };
+    // The row and its log entry commit in one transaction: in force exactly when logged.
     let ledger = state
         .ledger
-        .append(
+        .append_grant(
             tenant,
             LedgerEvent {
                 kind: "consent_granted".into(),
@@ -285,27 +304,10 @@ pub async fn grant(
                     "valid_until": valid.valid_until,
                 }),
             },
+            consent.clone(),
         )
         .await?;
-    let consent = ConsentRow {
-        consent_id,
-        customer_ref: cmd.customer.to_string(),
-        purpose: cmd.purpose.as_str().into(),
-        notice_version: valid.notice.version.clone(),
-        notice_hash: valid.notice.hash.clone(),
-        language,
-        capture_method: evidence.method().as_str().into(),
-        witness,
-        scope: valid.scope.as_str().into(),
-        session_id: session_id.clone(),
-        granted_at: now,
-        valid_until: valid.valid_until,
-        ended_at: None,
-        end_reason: None,
-        ledger_index: ledger.index as i64,
-        end_ledger_index: None,
-    };
-    store::consents::insert(&state.db, tenant, &consent).await?;
+    consent.ledger_index = ledger.index as i64;
     if let Some(session) = &session_id {
         state.consents.hub.publish(SessionEvent {
             tenant: tenant.to_string(),

@@ -179,32 +179,6 @@ pub async fn set_webhook(
     Ok(Zeroizing::new(hex::encode(secret)))
 }
 
-/// Which factors the customer can use now. One-time codes need a webhook to deliver them.
-pub async fn available(
-    state: &AppState,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-) -> Result<Vec<FactorKind>, FactorError> {
-    let (totp, pin, recovery) = store::factors::enrolled(&state.db, tenant, customer).await?;
-    let mut out = Vec::new();
-    if totp {
-        out.push(FactorKind::Totp);
-    }
-    if store::factors::webhook(&state.db, tenant.as_str())
-        .await?
-        .is_some()
-    {
-        out.push(FactorKind::OneTimeCode);
-    }
-    if pin {
-        out.push(FactorKind::Pin);
-    }
-    if recovery {
-        out.push(FactorKind::RecoveryCode);
-    }
-    Ok(out)
-}
-
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct OneTimeCodeSent {
     pub challenge_id: String,

@@ -670,6 +670,12 @@ async fn policies(
         .await
         .map_err(web::internal(lang))?;
     let policy = tenant.and_then(|t| state.policies.for_tenant(&me.tenant, t.sector).ok());
+    let history = match &policy {
+        Some(p) => store::policies::history(&state.db, &p.id)
+            .await
+            .map_err(web::internal(lang))?,
+        None => Vec::new(),
+    };
     let body = html! {
         (nav(lang))
         @if let Some(policy) = &policy {
@@ -680,6 +686,20 @@ async fn policies(
                 details {
                     summary { "Rules" }
                     pre.mono { (serde_json::to_string_pretty(policy.as_ref()).unwrap_or_default()) }
+                }
+                h3 { (lang.t("policy_history")) }
+                table data-testid="policy-history" {
+                    tr { th { (lang.t("version")) } th { "SHA-256" } th { (lang.t("first_loaded")) } th { (lang.t("last_loaded")) } th { (lang.t("status")) } th { (lang.t("text")) } }
+                    @for v in &history {
+                        tr data-hash=(v.sha256) data-verified=(content_matches(&v.content, &v.sha256)) {
+                            td { (v.version) }
+                            td.mono { (v.sha256) }
+                            td { (display_time(v.first_loaded_at)) }
+                            td { (display_time(v.last_loaded_at)) }
+                            td { @if v.sha256 == policy.hash { "in force" } @else { "superseded" } }
+                            td { details { summary { (lang.t("show")) } pre.mono { (v.content) } } }
+                        }
+                    }
                 }
             }
         }
@@ -710,6 +730,14 @@ async fn policies(
         }
     };
     Ok(web::page(lang, lang.t("policies"), Some(&me.user), body))
+}
+
+/// Whether stored policy text still hashes to the hash decisions recorded (shown, not trusted).
+fn content_matches(content: &str, sha256: &str) -> bool {
+    hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        content.as_bytes(),
+    )) == sha256
 }
 
 /// Every model the service loaded, with its provenance and the thresholds in use.

@@ -230,6 +230,15 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("models", "Models and thresholds", "Modellen en drempels"),
     ("thresholds", "Thresholds", "Drempels"),
     (
+        "policy_history",
+        "Every version loaded (decisions name one by its SHA-256)",
+        "Elke geladen versie (beslissingen noemen er een bij SHA-256)",
+    ),
+    ("first_loaded", "First loaded", "Eerst geladen"),
+    ("last_loaded", "Last loaded", "Laatst geladen"),
+    ("text", "Text", "Tekst"),
+    ("show", "Show", "Tonen"),
+    (
         "calibration",
         "Calibration: DET curves of the shipped models",
         "Kalibratie: DET-curves van de meegeleverde modellen",

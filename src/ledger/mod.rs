@@ -24,7 +24,10 @@ use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 use crate::{
     crypto::signing::Signer,
-    store::{self, Db, StoreError, ledger::EntryRow, now_ms},
+    store::{
+        self, Backend, Db, StoreError, consents::ConsentRow, ledger::EntryRow, now_ms,
+        sessions::SessionWrite,
+    },
     tenants::{CustomerRef, TenantId},
 };
 use entry::{EntryFields, TREE_HEAD_TYP, TreeHeadClaims};
@@ -87,6 +90,11 @@ pub struct SignedTreeHead {
 struct AppendRequest {
     tenant: TenantId,
     event: LedgerEvent,
+    /// Rows that commit in the same transaction as the entry: both are durable, or neither.
+    with: Vec<SessionWrite>,
+    /// A granted consent whose row commits with its `consent_granted` entry (and records the
+    /// entry's index): a grant is in force exactly when it is logged.
+    grant: Option<Box<ConsentRow>>,
     reply: oneshot::Sender<Result<LedgerReceipt, LedgerError>>,
 }
 
@@ -129,11 +137,51 @@ impl Ledger {
         tenant: &TenantId,
         event: LedgerEvent,
     ) -> Result<LedgerReceipt, LedgerError> {
+        self.append_with(tenant, event, Vec::new()).await
+    }
+
+    /// Append one event together with the rows it records (a new session and its counters):
+    /// they commit in the same batch transaction, so the outcome and its audit event cost one
+    /// durable commit, shared with every other append waiting, and exist together or not at
+    /// all. Returns only after that commit. If the rows are refused (a constraint), this append
+    /// fails alone: the batch is retried without it.
+    pub async fn append_with(
+        &self,
+        tenant: &TenantId,
+        event: LedgerEvent,
+        with: Vec<SessionWrite>,
+    ) -> Result<LedgerReceipt, LedgerError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(AppendRequest {
                 tenant: tenant.clone(),
                 event,
+                with,
+                grant: None,
+                reply,
+            })
+            .await
+            .map_err(|_| LedgerError::WriterGone)?;
+        answer.await.map_err(|_| LedgerError::WriterGone)?
+    }
+
+    /// Append a `consent_granted` event together with the consent row it records, in one
+    /// transaction; the row's `ledger_index` is set to the entry's index. Returns only after
+    /// the commit, so an acknowledged grant is both in force and logged, and a crash leaves
+    /// neither.
+    pub async fn append_grant(
+        &self,
+        tenant: &TenantId,
+        event: LedgerEvent,
+        consent: ConsentRow,
+    ) -> Result<LedgerReceipt, LedgerError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(AppendRequest {
+                tenant: tenant.clone(),
+                event,
+                with: Vec::new(),
+                grant: Some(Box::new(consent)),
                 reply,
             })
             .await
@@ -351,10 +399,7 @@ async fn writer(db: Db, mut receiver: mpsc::Receiver<AppendRequest>, max_batch: 
     let mut batch = Vec::with_capacity(max_batch);
     while receiver.recv_many(&mut batch, max_batch).await > 0 {
         let started = std::time::Instant::now();
-        let result = {
-            let _gate = db.batch_write_guard().await;
-            commit_batch(&db, &batch).await
-        };
+        let result = commit_batch(&db, &batch).await;
         metrics::histogram!("trustline_ledger_batch_size").record(batch.len() as f64);
         metrics::histogram!("trustline_ledger_commit_seconds")
             .record(started.elapsed().as_secs_f64());
@@ -364,6 +409,20 @@ async fn writer(db: Db, mut receiver: mpsc::Receiver<AppendRequest>, max_batch: 
                     let _ = request.reply.send(Ok(receipt));
                 }
             }
+            // A statement was refused before COMMIT (nothing was written): most likely one
+            // request's rows, so commit each request alone and let only the culprit fail.
+            Err(BatchError::Refused(e)) if batch.len() > 1 => {
+                tracing::warn!(error = %e, appends = batch.len(), "ledger batch refused; retrying one by one");
+                for request in batch.drain(..) {
+                    let result = commit_batch(&db, std::slice::from_ref(&request))
+                        .await
+                        .map(|mut receipts| receipts.remove(0))
+                        .map_err(|e| LedgerError::Append(e.to_string()));
+                    let _ = request.reply.send(result);
+                }
+            }
+            // COMMIT itself failed (or a lone request was refused): its outcome may be unknown
+            // on PostgreSQL, so nothing is retried; every caller gets the error.
             Err(e) => {
                 tracing::error!(error = %e, appends = batch.len(), "ledger batch failed");
                 let message = e.to_string();
@@ -377,9 +436,44 @@ async fn writer(db: Db, mut receiver: mpsc::Receiver<AppendRequest>, max_batch: 
     }
 }
 
-/// One transaction for the whole batch; per tenant: lock the tip, chain the entries, insert
-/// them, move the tip. Receipts come back in request order.
-async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerReceipt>, LedgerError> {
+/// Why a batch did not commit.
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    /// A statement failed before COMMIT; the transaction was rolled back.
+    #[error("{0}")]
+    Refused(LedgerError),
+    /// COMMIT failed.
+    #[error("commit failed: {0}")]
+    Commit(StoreError),
+}
+
+/// One transaction for the whole batch: the companion rows, then per tenant: lock the tip,
+/// chain the entries, insert them, move the tip. Receipts come back in request order.
+async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerReceipt>, BatchError> {
+    let mut tx = db
+        .pool
+        .begin()
+        .await
+        .map_err(|e| BatchError::Refused(StoreError::from(e).into()))?;
+    let receipts = stage_batch(&mut tx, db.backend, batch)
+        .await
+        .map_err(BatchError::Refused)?;
+    tx.commit()
+        .await
+        .map_err(|e| BatchError::Commit(e.into()))?;
+    Ok(receipts)
+}
+
+/// The statements of [`commit_batch`], inside its transaction.
+async fn stage_batch(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    batch: &[AppendRequest],
+) -> Result<Vec<LedgerReceipt>, LedgerError> {
+    let companions: Vec<&SessionWrite> = batch.iter().flat_map(|r| &r.with).collect();
+    if !companions.is_empty() {
+        store::sessions::apply_writes(&mut *tx, &companions).await?;
+    }
     let mut by_tenant: Vec<(&str, Vec<usize>)> = Vec::new();
     for (i, request) in batch.iter().enumerate() {
         match by_tenant
@@ -399,9 +493,8 @@ async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerRece
         };
         batch.len()
     ];
-    let mut tx = db.pool.begin().await.map_err(StoreError::from)?;
     for (tenant, positions) in by_tenant {
-        let (size, last) = store::ledger::lock_tip(&mut tx, db.backend, tenant).await?;
+        let (size, last) = store::ledger::lock_tip(&mut *tx, backend, tenant).await?;
         let mut prev = to_hash(&last)?;
         let mut salts: HashMap<&str, Vec<u8>> = HashMap::new();
         let mut rows = Vec::with_capacity(positions.len());
@@ -416,7 +509,7 @@ async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerRece
                             rng.fill(&mut fresh)
                                 .map_err(|_| LedgerError::Append("no randomness".into()))?;
                             let s = store::ledger::customer_salt(
-                                &mut tx,
+                                &mut *tx,
                                 tenant,
                                 customer.as_str(),
                                 &fresh,
@@ -461,9 +554,16 @@ async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerRece
             };
             prev = leaf;
         }
-        store::ledger::insert_entries(&mut tx, tenant, &rows).await?;
-        store::ledger::set_tip(&mut tx, tenant, size + rows.len() as u64, &prev).await?;
+        store::ledger::insert_entries(&mut *tx, tenant, &rows).await?;
+        store::ledger::set_tip(&mut *tx, tenant, size + rows.len() as u64, &prev).await?;
     }
-    tx.commit().await.map_err(StoreError::from)?;
+    // Consent rows name their entry's index, known only now.
+    for (request, receipt) in batch.iter().zip(&receipts) {
+        if let Some(grant) = &request.grant {
+            let mut row = grant.as_ref().clone();
+            row.ledger_index = receipt.index as i64;
+            store::consents::insert(&mut *tx, &request.tenant, &row).await?;
+        }
+    }
     Ok(receipts)
 }

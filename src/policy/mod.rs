@@ -135,6 +135,10 @@ pub struct Policy {
     pub channels: BTreeMap<Channel, ChannelRules>,
     pub lockout: Lockout,
     pub retention: Retention,
+    /// The exact bytes `hash` is taken over (as text), kept so the history of policies in
+    /// force can be read back by hash (`store::policies`).
+    #[serde(skip)]
+    pub source: String,
 }
 
 impl Policy {
@@ -513,6 +517,7 @@ pub fn parse_sector(file: &str, bytes: &[u8]) -> Result<Policy, PolicyError> {
         channels,
         lockout: raw.lockout,
         retention: raw.retention,
+        source: text.to_string(),
     })
 }
 
@@ -618,6 +623,11 @@ pub fn parse_tenant(
             channels,
             lockout,
             retention: base.retention,
+            source: format!(
+                "{}\n--tenant--\n{}",
+                base.source,
+                String::from_utf8_lossy(bytes)
+            ),
         },
     ))
 }
@@ -723,6 +733,11 @@ impl PolicySet {
     pub fn sector(&self, sector: Sector) -> Arc<Policy> {
         // Construction guarantees every sector is present.
         self.sectors[&sector].clone()
+    }
+
+    /// Every policy loaded: the sectors' and the tenants' tightenings.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Policy>> {
+        self.sectors.values().chain(self.tenants.values())
     }
 
     /// The longest assertion lifetime across all policies (key retention after rotation).

@@ -3,7 +3,8 @@
 //! Bodies hold ids, outcomes, scores, model and policy versions; never codes, PINs, samples or
 //! templates. Events go to the per-tenant tamper-evident ledger (`AppState.ledger`); the call
 //! returns only once the entry is durably committed (the ledger's group commit), so a decision
-//! is acknowledged to the platform only after its audit event is on disk.
+//! is acknowledged to the platform only after its audit event is on disk. A new session's row
+//! rides in the same transaction as its decision event (`Ledger::append_with`).
 
 use serde_json::{Value, json};
 
@@ -12,6 +13,7 @@ use crate::{
     AppState,
     ledger::LedgerEvent,
     policy::FactorKind,
+    store::sessions::SessionWrite,
     tenants::{CustomerRef, TenantId},
 };
 
@@ -22,6 +24,7 @@ async fn append(
     session_id: &str,
     kind: &'static str,
     body: Value,
+    with: Vec<SessionWrite>,
 ) -> Result<(), SessionError> {
     let event = LedgerEvent {
         kind: kind.to_string(),
@@ -32,7 +35,7 @@ async fn append(
     };
     let receipt = state
         .ledger
-        .append(tenant, event)
+        .append_with(tenant, event, with)
         .await
         .map_err(|e| SessionError::Internal(format!("audit append failed: {e}")))?;
     tracing::debug!(
@@ -44,12 +47,15 @@ async fn append(
     Ok(())
 }
 
+/// Log a decision. `with`: the rows that record it (a new session), committed in the same
+/// transaction as the entry; empty when the caller already stored the change.
 pub async fn decision(
     state: &AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
     session_id: &str,
     decision: &Decision,
+    with: Vec<SessionWrite>,
 ) -> Result<(), SessionError> {
     let body = json!({
         "outcome": decision.outcome,
@@ -63,7 +69,7 @@ pub async fn decision(
         "reasons": decision.reasons,
         "policy": decision.policy,
     });
-    append(state, tenant, customer, session_id, "decision", body).await
+    append(state, tenant, customer, session_id, "decision", body, with).await
 }
 
 pub async fn factor_attempt(
@@ -75,5 +81,14 @@ pub async fn factor_attempt(
     result: &str,
 ) -> Result<(), SessionError> {
     let body = json!({ "factor": factor, "result": result });
-    append(state, tenant, customer, session_id, "factor_attempt", body).await
+    append(
+        state,
+        tenant,
+        customer,
+        session_id,
+        "factor_attempt",
+        body,
+        Vec::new(),
+    )
+    .await
 }

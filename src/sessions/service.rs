@@ -23,7 +23,7 @@ use crate::{
     factors::service::{self as factors, FactorError},
     policy::{Channel, FactorKind, Modality, Policy},
     store::{self, StoreError, now_ms},
-    tenants::{CustomerRef, TenantId},
+    tenants::{CustomerRef, Sector, TenantId},
 };
 
 /// Largest accepted sample per modality (serialised JSON), and evidence items per session.
@@ -160,40 +160,62 @@ async fn policy_for(state: &AppState, tenant: &TenantId) -> Result<Arc<Policy>, 
         .map_err(|e| SessionError::Policy(e.to_string()))
 }
 
-/// The customer as the engine sees them: registration, templates, factors, lockout counters.
-async fn customer_state(
+/// The tenant's policy and the customer as the engine sees them (registration, templates,
+/// factors, lockout counters), from one read: this runs on every decision.
+async fn decision_context(
     state: &AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
-) -> Result<CustomerState, SessionError> {
-    let Some(stored) = store::customers::get(&state.db, tenant, customer).await? else {
-        return Ok(CustomerState::default());
-    };
-    let templates = store::templates::list_templates(&state.db, tenant, customer)
+) -> Result<(Arc<Policy>, CustomerState), SessionError> {
+    let modalities = Modality::ALL.map(|m| m.as_str());
+    let ctx = store::sessions::decision_context(&state.db, tenant, customer, &modalities)
         .await?
-        .iter()
-        .filter_map(|t| Modality::ALL.into_iter().find(|m| m.as_str() == t.modality))
+        .ok_or_else(|| SessionError::Policy("tenant not found".into()))?;
+    let sector = Sector::from_str(&ctx.sector).map_err(|e| SessionError::Policy(e.to_string()))?;
+    let policy = state
+        .policies
+        .for_tenant(tenant, sector)
+        .map_err(|e| SessionError::Policy(e.to_string()))?;
+    Ok((policy, customer_state(ctx)))
+}
+
+/// Map the stored context to the engine's input (pure).
+fn customer_state(ctx: store::sessions::DecisionContext) -> CustomerState {
+    let Some(methods) = ctx.methods else {
+        return CustomerState::default();
+    };
+    let templates = Modality::ALL
+        .into_iter()
+        .filter(|m| ctx.templates.iter().any(|t| t == m.as_str()))
         .collect();
-    let factors = factors::available(state, tenant, customer).await?;
-    let (bio, codes) = store::sessions::lockout(&state.db, tenant, customer).await?;
+    // One-time codes count only when the tenant's webhook can deliver them.
+    let factors = [
+        (FactorKind::Totp, ctx.totp),
+        (FactorKind::OneTimeCode, ctx.webhook),
+        (FactorKind::Pin, ctx.pin),
+        (FactorKind::RecoveryCode, ctx.recovery_codes),
+    ]
+    .into_iter()
+    .filter_map(|(kind, present)| present.then_some(kind))
+    .collect();
     let mut lockout = LockoutState {
-        biometric_failures: u32::try_from(bio).unwrap_or(u32::MAX),
+        biometric_failures: u32::try_from(ctx.biometric_failures).unwrap_or(u32::MAX),
         ..LockoutState::default()
     };
-    for (factor, failures, last) in codes {
+    for (factor, failures, last) in ctx.factor_failures {
         if let Ok(kind) = FactorKind::from_str(&factor) {
             lockout
                 .code_failures
                 .insert(kind, (u32::try_from(failures).unwrap_or(u32::MAX), last));
         }
     }
-    Ok(CustomerState {
+    CustomerState {
         registered: true,
-        methods: stored.methods,
+        methods,
         templates,
         factors,
         lockout,
-    })
+    }
 }
 
 /// Score the samples the customer's registration allows, against their templates.
@@ -226,17 +248,18 @@ async fn score_samples(
             reasons.push(format!("{}_not_chosen_by_customer", modality.as_str()));
             continue;
         }
-        let Some(template) =
-            store::templates::template(&state.db, tenant, customer, modality.as_str()).await?
-        else {
+        // The context already says whether a template exists: no read for the unenrolled.
+        if !customer_state.templates.contains(&modality) {
             reasons.push(format!("{}_not_enrolled", modality.as_str()));
             continue;
-        };
+        }
         let Some(scorer) = state.scorers.get(modality) else {
             reasons.push(format!("{}_scorer_unavailable", modality.as_str()));
             continue;
         };
-        let Some(wrapped) = store::templates::wrapped_key(&state.db, tenant, customer).await?
+        let Some((ciphertext, wrapped)) =
+            store::templates::sealed_template(&state.db, tenant, customer, modality.as_str())
+                .await?
         else {
             reasons.push(format!("{}_not_enrolled", modality.as_str()));
             continue;
@@ -251,7 +274,7 @@ async fn score_samples(
         let opened = key
             .open(
                 &context(tenant.as_str(), customer.as_str(), modality.as_str()),
-                &template.ciphertext,
+                &ciphertext,
             )
             .map_err(|e| SessionError::Internal(e.to_string()))?;
         let sample = sample.clone();
@@ -450,14 +473,10 @@ async fn insert_session(
         },
     ))];
     writes.extend(counters);
-    // Group commit: the row (and the lockout counters) commit with other requests' rows, while
-    // the audit event commits in the ledger's batch; the answer waits for both.
-    let (written, audited) = tokio::join!(
-        state.session_writer.write(writes),
-        audit::decision(state, tenant, customer, &session_id, decision)
-    );
-    written?;
-    audited?;
+    // One durable commit for the row, its counters and its audit event: they ride in the
+    // ledger's group-commit batch (DESIGN: "write the outcome and its audit event in one
+    // transaction"), and the answer waits for that commit.
+    audit::decision(state, tenant, customer, &session_id, decision, writes).await?;
     Ok(store::sessions::StoredSession {
         session_id,
         customer_ref: customer.to_string(),
@@ -483,9 +502,8 @@ pub async fn start(
     input: &EvidenceInput,
 ) -> Result<SessionView, SessionError> {
     check_sizes(input)?;
-    let policy = policy_for(state, tenant).await?;
+    let (policy, customer_state) = decision_context(state, tenant, customer).await?;
     let expires_at = now_ms() + policy.channel(channel).session_lifetime_secs as i64 * 1000;
-    let customer_state = customer_state(state, tenant, customer).await?;
     let (scores, reasons) =
         score_samples(state, tenant, customer, &policy, &customer_state, input).await?;
     let counters = biometric_counters(tenant, customer, &policy, channel, &scores);
@@ -542,7 +560,6 @@ async fn update_with(
     add: impl Fn(&mut Evidence),
     reasons: Vec<String>,
 ) -> Result<SessionView, SessionError> {
-    let policy = policy_for(state, tenant).await?;
     for _ in 0..5 {
         let (s, customer, channel) = live(state, tenant, session_id).await?;
         let mut evidence: Evidence =
@@ -553,7 +570,7 @@ async fn update_with(
                 "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
             )));
         }
-        let customer_state = customer_state(state, tenant, &customer).await?;
+        let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
         let decision = decide(
             &policy,
             channel,
@@ -582,7 +599,7 @@ async fn update_with(
         )
         .await?;
         if updated {
-            audit::decision(state, tenant, &customer, session_id, &decision).await?;
+            audit::decision(state, tenant, &customer, session_id, &decision, Vec::new()).await?;
             let stored = store::sessions::get(&state.db, tenant, session_id)
                 .await?
                 .ok_or(SessionError::NotFound)?;
@@ -610,8 +627,7 @@ pub async fn add_evidence(
             "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
         )));
     }
-    let policy = policy_for(state, tenant).await?;
-    let customer_state = customer_state(state, tenant, &customer).await?;
+    let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
     let (scores, reasons) =
         score_samples(state, tenant, &customer, &policy, &customer_state, input).await?;
     record_biometrics(state, tenant, &customer, &policy, channel, &scores).await?;
@@ -634,8 +650,7 @@ pub async fn submit_factor(
     code: Zeroizing<String>,
 ) -> Result<SessionView, SessionError> {
     let (_, customer, _) = live(state, tenant, session_id).await?;
-    let policy = policy_for(state, tenant).await?;
-    let customer_state = customer_state(state, tenant, &customer).await?;
+    let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
     if !customer_state.registered {
         // The tenant knows it never registered this customer: nothing more is revealed.
         return Err(SessionError::Factor(FactorError::NotRegistered));
@@ -735,7 +750,7 @@ pub async fn handoff(
     target: Channel,
 ) -> Result<SessionView, SessionError> {
     let (s, customer, _) = live(state, tenant, session_id).await?;
-    let policy = policy_for(state, tenant).await?;
+    let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
     let evidence: Evidence =
         serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
     // Failed attempts stay with the source session; successes and scores travel.
@@ -746,7 +761,6 @@ pub async fn handoff(
     let expires_at = s
         .expires_at
         .min(now_ms() + policy.channel(target).session_lifetime_secs as i64 * 1000);
-    let customer_state = customer_state(state, tenant, &customer).await?;
     let decision = decide(
         &policy,
         target,

@@ -50,7 +50,13 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ConsentRow, StoreError> {
     })
 }
 
-pub async fn insert(db: &Db, tenant: &TenantId, c: &ConsentRow) -> Result<(), StoreError> {
+/// Insert a granted consent inside the caller's transaction (the ledger's batch, so the row
+/// and its `consent_granted` entry commit together).
+pub async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    c: &ConsentRow,
+) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO consents (tenant_id, {COLUMNS}) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
@@ -72,7 +78,7 @@ pub async fn insert(db: &Db, tenant: &TenantId, c: &ConsentRow) -> Result<(), St
     .bind(c.end_reason.clone())
     .bind(c.ledger_index)
     .bind(c.end_ledger_index)
-    .execute(&db.pool)
+    .execute(conn)
     .await
     .map_err(StoreError::from_insert)?;
     Ok(())

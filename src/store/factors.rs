@@ -222,28 +222,6 @@ pub async fn consume_recovery_code(
     Ok(done.rows_affected() == 1)
 }
 
-/// Which factors a customer has enrolled (TOTP from enrolment; its first use confirms it).
-pub async fn enrolled(
-    db: &Db,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-) -> Result<(bool, bool, bool), StoreError> {
-    let row = sqlx::query(
-        "SELECT \
-           (SELECT COUNT(*) FROM factor_totp WHERE tenant_id = $1 AND customer_ref = $2) AS totp, \
-           (SELECT COUNT(*) FROM factor_pins WHERE tenant_id = $1 AND customer_ref = $2) AS pin, \
-           (SELECT COUNT(*) FROM recovery_codes WHERE tenant_id = $1 AND customer_ref = $2 AND used_at IS NULL) AS recovery",
-    )
-    .bind(tenant.as_str())
-    .bind(customer.as_str())
-    .fetch_one(&db.pool)
-    .await?;
-    let totp: i64 = row.try_get("totp")?;
-    let pin: i64 = row.try_get("pin")?;
-    let recovery: i64 = row.try_get("recovery")?;
-    Ok((totp > 0, pin > 0, recovery > 0))
-}
-
 pub struct NewOneTimeCode<'a> {
     pub challenge_id: &'a str,
     pub tenant: &'a TenantId,

@@ -11,6 +11,7 @@ pub mod consents;
 pub mod customers;
 pub mod factors;
 pub mod ledger;
+pub mod policies;
 pub mod sessions;
 pub mod signing_keys;
 pub mod templates;
@@ -62,20 +63,6 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
-    /// Serialises this process's batch writers (ledger, new sessions) on SQLite, which has one
-    /// writer per file: a writer that finds the file locked would otherwise sleep in SQLite's
-    /// busy handler (1, 2, 5, 10 ... 100 ms steps) instead of waking when the lock is free.
-    pub write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Db {
-    /// Hold the write gate for one batch transaction (SQLite only; PostgreSQL locks rows).
-    pub async fn batch_write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.write_gate.lock().await),
-            Backend::Postgres => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -163,11 +150,7 @@ impl Db {
                 });
             match pool_options.connect_with(connect_options.clone()).await {
                 Ok(pool) => {
-                    return Ok(Self {
-                        pool,
-                        backend,
-                        write_gate: Default::default(),
-                    });
+                    return Ok(Self { pool, backend });
                 }
                 Err(e) => {
                     last_error = e.to_string();

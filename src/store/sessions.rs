@@ -1,6 +1,6 @@
 //! Sessions and lockout counters. Every query filters by tenant.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Db, StoreError};
 use crate::tenants::{CustomerRef, TenantId};
@@ -136,6 +136,107 @@ pub async fn update(
     Ok(done.rows_affected() == 1)
 }
 
+/// What a decision needs to know about a tenant and one of its customers, read in one round
+/// trip: the tenant's sector, the customer's registration, which templates and factors exist,
+/// and the lockout counters. (Nine separate reads per request were most of the read cost.)
+#[derive(Debug, Clone, Default)]
+pub struct DecisionContext {
+    pub sector: String,
+    /// The methods the customer chose; `None` when the customer is not registered.
+    pub methods: Option<Vec<String>>,
+    /// Those of the asked-for modalities that have a stored template.
+    pub templates: Vec<String>,
+    /// TOTP counts from enrolment (its first accepted code confirms it).
+    pub totp: bool,
+    pub pin: bool,
+    /// At least one unused recovery code.
+    pub recovery_codes: bool,
+    /// The tenant has a webhook, so one-time codes can be delivered.
+    pub webhook: bool,
+    pub biometric_failures: i64,
+    /// (factor, failures, last failure ms) per factor with a counter.
+    pub factor_failures: Vec<(String, i64, i64)>,
+}
+
+/// Read the [`DecisionContext`]; `None` when the tenant does not exist. `modalities` are the
+/// template modalities to look for (bound as parameters, one scalar subquery each).
+///
+/// One row per lockout_factor row of the customer (at most one per factor kind), or one row
+/// with NULL factor columns when there is none; the other columns repeat.
+pub async fn decision_context(
+    db: &Db,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    modalities: &[&str],
+) -> Result<Option<DecisionContext>, StoreError> {
+    let mut sql = String::from(
+        "SELECT t.sector, c.methods, \
+         (SELECT COUNT(*) FROM factor_totp WHERE tenant_id = $1 AND customer_ref = $2) AS totp, \
+         (SELECT COUNT(*) FROM factor_pins WHERE tenant_id = $1 AND customer_ref = $2) AS pin, \
+         (SELECT COUNT(*) FROM recovery_codes WHERE tenant_id = $1 AND customer_ref = $2 \
+            AND used_at IS NULL) AS recovery, \
+         (SELECT COUNT(*) FROM webhooks WHERE tenant_id = $1) AS webhook, \
+         (SELECT failures FROM lockout_biometric WHERE tenant_id = $1 AND customer_ref = $2) \
+            AS biometric_failures, \
+         lf.factor, lf.failures, lf.last_failure_at",
+    );
+    for i in 0..modalities.len() {
+        sql.push_str(&format!(
+            ", (SELECT COUNT(*) FROM biometric_templates WHERE tenant_id = $1 \
+             AND customer_ref = $2 AND modality = ${}) AS template_{i}",
+            i + 3
+        ));
+    }
+    sql.push_str(
+        " FROM tenants t \
+         LEFT JOIN customers c ON c.tenant_id = t.tenant_id AND c.customer_ref = $2 \
+         LEFT JOIN lockout_factor lf ON lf.tenant_id = t.tenant_id AND lf.customer_ref = $2 \
+         WHERE t.tenant_id = $1",
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(tenant.as_str())
+        .bind(customer.as_str());
+    for m in modalities {
+        query = query.bind(*m);
+    }
+    let rows = query.fetch_all(&db.pool).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let count = |name: &str| -> Result<bool, StoreError> { Ok(first.try_get::<i64, _>(name)? > 0) };
+    let mut templates = Vec::new();
+    for (i, m) in modalities.iter().enumerate() {
+        if count(&format!("template_{i}"))? {
+            templates.push((*m).to_string());
+        }
+    }
+    let methods: Option<String> = first.try_get("methods")?;
+    let mut factor_failures = Vec::new();
+    for r in &rows {
+        let factor: Option<String> = r.try_get("factor")?;
+        if let Some(factor) = factor {
+            factor_failures.push((
+                factor,
+                r.try_get("failures")?,
+                r.try_get("last_failure_at")?,
+            ));
+        }
+    }
+    Ok(Some(DecisionContext {
+        sector: first.try_get("sector")?,
+        methods: methods.map(|m| m.split_whitespace().map(str::to_string).collect()),
+        templates,
+        totp: count("totp")?,
+        pin: count("pin")?,
+        recovery_codes: count("recovery")?,
+        webhook: count("webhook")?,
+        biometric_failures: first
+            .try_get::<Option<i64>, _>("biometric_failures")?
+            .unwrap_or(0),
+        factor_failures,
+    }))
+}
+
 /// Lockout counters of one customer: consecutive biometric failures, per-factor failures.
 pub async fn lockout(
     db: &Db,
@@ -182,16 +283,7 @@ pub async fn record_biometric(
     matched: bool,
     now: i64,
 ) -> Result<(), StoreError> {
-    let sql = if matched {
-        "INSERT INTO lockout_biometric (tenant_id, customer_ref, failures, updated_at) \
-         VALUES ($1, $2, 0, $3) ON CONFLICT (tenant_id, customer_ref) \
-         DO UPDATE SET failures = 0, updated_at = $3"
-    } else {
-        "INSERT INTO lockout_biometric (tenant_id, customer_ref, failures, updated_at) \
-         VALUES ($1, $2, 1, $3) ON CONFLICT (tenant_id, customer_ref) \
-         DO UPDATE SET failures = lockout_biometric.failures + 1, updated_at = $3"
-    };
-    sqlx::query(sql)
+    sqlx::query(biometric_sql(matched))
         .bind(tenant.as_str())
         .bind(customer.as_str())
         .bind(now)
@@ -243,6 +335,8 @@ pub async fn record_factor(
 }
 
 /// A write a new session needs: its row, and the biometric counter updates of its evidence.
+/// They commit inside the ledger's batch transaction together with the decision's audit entry
+/// (see [`apply_writes`]), so a decision is one durable commit and is acknowledged only after it.
 #[derive(Debug, Clone)]
 pub enum SessionWrite {
     Insert(Box<OwnedSession>),
@@ -254,7 +348,7 @@ pub enum SessionWrite {
     },
 }
 
-/// `NewSession` with owned fields, to cross into the writer task.
+/// `NewSession` with owned fields, to cross into the ledger's writer task.
 #[derive(Debug, Clone)]
 pub struct OwnedSession {
     pub session_id: String,
@@ -274,94 +368,91 @@ pub struct OwnedSession {
     pub verified_at: Option<i64>,
 }
 
-struct WriteRequest {
-    writes: Vec<SessionWrite>,
-    reply: tokio::sync::oneshot::Sender<Result<(), String>>,
-}
-
-/// Group commit for new sessions: one writer task takes every request waiting and commits them
-/// in one transaction, answering each only after that commit. SQLite (synchronous=FULL) then
-/// pays one sync per batch instead of one per session, and writers never wait on each other's
-/// locks. A batch that fails is retried one request at a time, so one bad request fails alone.
-#[derive(Debug, Clone)]
-pub struct SessionWriter {
-    sender: tokio::sync::mpsc::Sender<WriteRequest>,
-}
-
-impl std::fmt::Debug for WriteRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WriteRequest")
+/// The consecutive-failure upsert: a match resets the counter, a miss increments it.
+fn biometric_sql(matched: bool) -> &'static str {
+    if matched {
+        "INSERT INTO lockout_biometric (tenant_id, customer_ref, failures, updated_at) \
+         VALUES ($1, $2, 0, $3) ON CONFLICT (tenant_id, customer_ref) \
+         DO UPDATE SET failures = 0, updated_at = $3"
+    } else {
+        "INSERT INTO lockout_biometric (tenant_id, customer_ref, failures, updated_at) \
+         VALUES ($1, $2, 1, $3) ON CONFLICT (tenant_id, customer_ref) \
+         DO UPDATE SET failures = lockout_biometric.failures + 1, updated_at = $3"
     }
 }
 
-const MAX_WRITE_BATCH: usize = 512;
+const SESSION_COLUMNS: usize = 15;
+/// Rows per multi-row INSERT: 60 x 15 = 900 parameters, under SQLite's default limit of 999
+/// (PostgreSQL allows 65,535).
+const SESSION_ROWS_PER_INSERT: usize = 60;
 
-impl SessionWriter {
-    /// Start the writer task (inside a Tokio runtime).
-    pub fn start(db: Db) -> Self {
-        let (sender, receiver) = tokio::sync::mpsc::channel(8 * 1024);
-        tokio::spawn(session_writer(db, receiver));
-        Self { sender }
-    }
-
-    /// Commit `writes` atomically; returns after the commit.
-    pub async fn write(&self, writes: Vec<SessionWrite>) -> Result<(), StoreError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.sender
-            .send(WriteRequest { writes, reply })
+/// Apply a batch's session writes inside the caller's transaction: the new rows with
+/// multi-row INSERTs (one statement per 60 rows instead of one each: on PostgreSQL every
+/// statement is a round trip the single writer waits for), then the counter updates in order.
+pub async fn apply_writes(
+    conn: &mut AnyConnection,
+    writes: &[&SessionWrite],
+) -> Result<(), StoreError> {
+    let inserts: Vec<&OwnedSession> = writes
+        .iter()
+        .filter_map(|w| match w {
+            SessionWrite::Insert(s) => Some(s.as_ref()),
+            SessionWrite::Biometric { .. } => None,
+        })
+        .collect();
+    for chunk in inserts.chunks(SESSION_ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO sessions (session_id, tenant_id, customer_ref, channel, outcome, \
+             assurance, policy_id, policy_version, policy_hash, evidence, decision, handoff_from, \
+             created_at, updated_at, expires_at, verified_at, revision) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * SESSION_COLUMNS;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for c in 1..=SESSION_COLUMNS {
+                sql.push_str(&format!("${},", b + c));
+                if c == 13 {
+                    // updated_at = created_at
+                    sql.push_str(&format!("${},", b + c));
+                }
+            }
+            sql.push_str("1)");
+        }
+        let mut q = sqlx::query(&sql);
+        for s in chunk {
+            q = q
+                .bind(s.session_id.clone())
+                .bind(s.tenant.to_string())
+                .bind(s.customer.to_string())
+                .bind(s.channel.clone())
+                .bind(s.outcome.clone())
+                .bind(s.assurance.clone())
+                .bind(s.policy_id.clone())
+                .bind(s.policy_version.clone())
+                .bind(s.policy_hash.clone())
+                .bind(s.evidence.clone())
+                .bind(s.decision.clone())
+                .bind(s.handoff_from.clone())
+                .bind(s.now)
+                .bind(s.expires_at)
+                .bind(s.verified_at);
+        }
+        q.execute(&mut *conn)
             .await
-            .map_err(|_| StoreError::Migration("session writer stopped".into()))?;
-        match answer.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Database(sqlx::Error::Protocol(e))),
-            Err(_) => Err(StoreError::Migration("session writer stopped".into())),
-        }
+            .map_err(StoreError::from_insert)?;
     }
-}
-
-async fn apply(conn: &mut sqlx::AnyConnection, write: &SessionWrite) -> Result<(), sqlx::Error> {
-    match write {
-        SessionWrite::Insert(s) => {
-            sqlx::query(
-                "INSERT INTO sessions (session_id, tenant_id, customer_ref, channel, outcome, assurance, \
-                 policy_id, policy_version, policy_hash, evidence, decision, handoff_from, revision, \
-                 created_at, updated_at, expires_at, verified_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14, $15)",
-            )
-            .bind(&s.session_id)
-            .bind(s.tenant.as_str())
-            .bind(s.customer.as_str())
-            .bind(&s.channel)
-            .bind(&s.outcome)
-            .bind(&s.assurance)
-            .bind(&s.policy_id)
-            .bind(&s.policy_version)
-            .bind(&s.policy_hash)
-            .bind(&s.evidence)
-            .bind(&s.decision)
-            .bind(s.handoff_from.as_deref())
-            .bind(s.now)
-            .bind(s.expires_at)
-            .bind(s.verified_at)
-            .execute(&mut *conn)
-            .await?;
-        }
-        SessionWrite::Biometric {
+    for w in writes {
+        if let SessionWrite::Biometric {
             tenant,
             customer,
             matched,
             now,
-        } => {
-            let sql = if *matched {
-                "INSERT INTO lockout_biometric (tenant_id, customer_ref, failures, updated_at) \
-                 VALUES ($1, $2, 0, $3) ON CONFLICT (tenant_id, customer_ref) \
-                 DO UPDATE SET failures = 0, updated_at = $3"
-            } else {
-                "INSERT INTO lockout_biometric (tenant_id, customer_ref, failures, updated_at) \
-                 VALUES ($1, $2, 1, $3) ON CONFLICT (tenant_id, customer_ref) \
-                 DO UPDATE SET failures = lockout_biometric.failures + 1, updated_at = $3"
-            };
-            sqlx::query(sql)
+        } = w
+        {
+            sqlx::query(biometric_sql(*matched))
                 .bind(tenant.as_str())
                 .bind(customer.as_str())
                 .bind(*now)
@@ -370,41 +461,4 @@ async fn apply(conn: &mut sqlx::AnyConnection, write: &SessionWrite) -> Result<(
         }
     }
     Ok(())
-}
-
-async fn commit_batch(db: &Db, batch: &[WriteRequest]) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
-    for request in batch {
-        for write in &request.writes {
-            apply(&mut tx, write).await?;
-        }
-    }
-    tx.commit().await
-}
-
-async fn session_writer(db: Db, mut receiver: tokio::sync::mpsc::Receiver<WriteRequest>) {
-    let mut batch = Vec::with_capacity(MAX_WRITE_BATCH);
-    while receiver.recv_many(&mut batch, MAX_WRITE_BATCH).await > 0 {
-        let _gate = db.batch_write_guard().await;
-        match commit_batch(&db, &batch).await {
-            Ok(()) => {
-                for request in batch.drain(..) {
-                    let _ = request.reply.send(Ok(()));
-                }
-            }
-            Err(_) if batch.len() > 1 => {
-                // Isolate the failure: one transaction per request.
-                for request in batch.drain(..) {
-                    let one = std::slice::from_ref(&request);
-                    let result = commit_batch(&db, one).await.map_err(|e| e.to_string());
-                    let _ = request.reply.send(result);
-                }
-            }
-            Err(e) => {
-                for request in batch.drain(..) {
-                    let _ = request.reply.send(Err(e.to_string()));
-                }
-            }
-        }
-    }
 }

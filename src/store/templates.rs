@@ -228,3 +228,25 @@ pub async fn retention_page(
         })
         .collect()
 }
+
+/// The customer's sealed template for `modality` with the wrapped data key that opens it, in
+/// one read (a scored sample needs both).
+pub async fn sealed_template(
+    db: &Db,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    modality: &str,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT t.ciphertext, k.wrapped_key FROM biometric_templates t \
+         JOIN customer_keys k ON k.tenant_id = t.tenant_id AND k.customer_ref = t.customer_ref \
+         WHERE t.tenant_id = $1 AND t.customer_ref = $2 AND t.modality = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(customer.as_str())
+    .bind(modality)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| Ok((r.try_get("ciphertext")?, r.try_get("wrapped_key")?)))
+        .transpose()
+}

@@ -205,6 +205,9 @@ async fn crash_and_recover(label: &str, database_url: String) {
         out
     );
     assert_eq!(found, acks.len());
+    // Row and entry commit together: every logged grant is in force, every stored consent is
+    // logged (the log holds only this burst's grants).
+    assert_eq!(stored as u64, entries, "consent rows vs consent_granted entries");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,4 +229,148 @@ async fn sigkill_mid_burst_loses_no_acknowledged_append_postgres() {
         .unwrap();
     let base = server.rsplit_once('/').map(|(b, _)| b).unwrap();
     crash_and_recover("postgres", format!("{base}/{name}")).await;
+}
+
+/// The same burst for `POST /v1/sessions`: a new session's row and its decision entry commit
+/// in one transaction (the ledger's group commit) before the answer. After SIGKILL and
+/// restart every acknowledged session is there with its outcome, and no session row exists
+/// without its decision entry or the other way round.
+async fn sessions_crash_and_recover(label: &str, database_url: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = spawn(dir.path(), &database_url);
+    let key = server
+        .key
+        .clone()
+        .expect("fresh database prints the demo key");
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", server.addr);
+    let r = client
+        .put(format!("{base}/v1/customers/crash-cust"))
+        .bearer_auth(&key)
+        .json(&json!({"methods": ["typing"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+
+    let acks = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..32 {
+        let (client, base, key) = (client.clone(), base.clone(), key.clone());
+        let (acks, stop) = (acks.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let resp = client
+                    .post(format!("{base}/v1/sessions"))
+                    .bearer_auth(&key)
+                    .json(&json!({"customer_ref": "crash-cust", "channel": "chat"}))
+                    .send()
+                    .await;
+                let Ok(resp) = resp else { break };
+                if resp.status() != 201 {
+                    break;
+                }
+                let Ok(body) = resp.json::<Value>().await else {
+                    break;
+                };
+                acks.lock().unwrap().push((
+                    body["session_id"].as_str().unwrap().to_string(),
+                    body["decision"]["outcome"].as_str().unwrap().to_string(),
+                ));
+            }
+        }));
+    }
+    let started = Instant::now();
+    while acks.lock().unwrap().len() < 400 && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let acks = acks.lock().unwrap().clone();
+    assert!(acks.len() >= 50, "the burst got going: {}", acks.len());
+
+    let mut server = spawn(dir.path(), &database_url);
+    let base = format!("http://{}", server.addr);
+    for (session_id, outcome) in &acks {
+        let r = client
+            .get(format!("{base}/v1/sessions/{session_id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "acknowledged session {session_id} lost");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["decision"]["outcome"].as_str(), Some(outcome.as_str()));
+    }
+    let pid = server.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    server.child.wait().unwrap();
+
+    use sqlx::Row as _;
+    let db = trustline::store::Db::connect(&database_url, Default::default())
+        .await
+        .unwrap();
+    let rows: std::collections::BTreeSet<String> =
+        sqlx::query("SELECT session_id FROM sessions WHERE tenant_id = $1")
+            .bind("demo")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get("session_id").unwrap())
+            .collect();
+    let logged: std::collections::BTreeSet<String> =
+        trustline::store::ledger::entries(&db, "demo", 0, 1_000_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "decision")
+            .filter_map(|e| e.session_id)
+            .collect();
+    assert_eq!(
+        rows, logged,
+        "every session row has its decision entry and vice versa"
+    );
+    let settings = crate::common::settings_for(dir.path(), database_url.clone());
+    let master = trustline::crypto::master::load_or_create(&settings).unwrap();
+    let signer = trustline::crypto::signing::Signer::load(&db, &master)
+        .await
+        .unwrap();
+    let report = trustline::ledger::verify::verify_tenant(&db, &signer, "demo")
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    eprintln!(
+        "sessions crash test ({label}): acknowledged {}, session rows after restart {} (each with \
+         its decision entry), log entries {}",
+        acks.len(),
+        rows.len(),
+        report.entries
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_burst_loses_no_acknowledged_session_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::common::sqlite_url(dir.path());
+    sessions_crash_and_recover("sqlite", url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_burst_loses_no_acknowledged_session_postgres() {
+    use sqlx::Connection as _;
+    let server = crate::common::postgres_server_url();
+    let name = format!("crash_{}", crate::common::hex_id());
+    let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap();
+    sessions_crash_and_recover("postgres", format!("{base}/{name}")).await;
 }

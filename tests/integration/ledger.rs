@@ -15,6 +15,7 @@ use trustline::{
         merkle::{self, Hash},
         verify::{VerifyReport, verify_tenant},
     },
+    store::sessions::{OwnedSession, SessionWrite},
     tenants::{CustomerRef, TenantId},
 };
 
@@ -491,3 +492,102 @@ async fn the_audit_verify_command_names_the_first_bad_entry() {
     assert!(!bad.status.success());
     assert!(out.contains("FAIL cli: entry 8 is missing"), "{out}");
 }
+
+fn session_row(tenant: &TenantId, id: &str) -> SessionWrite {
+    SessionWrite::Insert(Box::new(OwnedSession {
+        session_id: id.into(),
+        tenant: tenant.clone(),
+        customer: "cust-9".parse().unwrap(),
+        channel: "chat".into(),
+        outcome: "step_up_required".into(),
+        assurance: "none".into(),
+        policy_id: "retail".into(),
+        policy_version: "1.0.0".into(),
+        policy_hash: "00".into(),
+        evidence: "{}".into(),
+        decision: "{}".into(),
+        handoff_from: None,
+        now: 1,
+        expires_at: i64::MAX,
+        verified_at: None,
+    }))
+}
+
+async fn count(app: &TestApp, sql: &str, tenant: &str) -> i64 {
+    use sqlx::Row as _;
+    sqlx::query(sql)
+        .bind(tenant)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap()
+}
+
+// A session row rides in the ledger's batch with its decision entry: both commit or neither.
+// A batch holding one refused row (a duplicate session id) is retried without it: only that
+// append fails, and it leaves neither a row nor an entry behind.
+both_backends!(
+    rows_commit_with_their_entry_and_a_refused_row_fails_alone,
+    |app: TestApp| async move {
+        app.tenant_with_key("t-rows", trustline::tenants::Sector::Retail, &[])
+            .await;
+        let tenant: TenantId = "t-rows".parse().unwrap();
+        let ledger = &app.state.ledger;
+        ledger
+            .append_with(
+                &tenant,
+                event(0, Some("cust-9")),
+                vec![session_row(&tenant, "ses-dup")],
+            )
+            .await
+            .unwrap();
+        // 40 concurrent appends land in shared batches; number 7 repeats the first id.
+        let mut tasks = Vec::new();
+        for n in 1..=40 {
+            let (ledger, tenant) = (ledger.clone(), tenant.clone());
+            tasks.push(tokio::spawn(async move {
+                let id = if n == 7 {
+                    "ses-dup".to_string()
+                } else {
+                    format!("ses-{n}")
+                };
+                ledger
+                    .append_with(
+                        &tenant,
+                        event(n, Some("cust-9")),
+                        vec![session_row(&tenant, &id)],
+                    )
+                    .await
+                    .map(|r| r.index)
+            }));
+        }
+        let mut ok = 0;
+        for (i, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => assert_eq!(i + 1, 7, "only the duplicate fails: {e}"),
+            }
+        }
+        assert_eq!(ok, 39);
+        let sessions = count(
+            &app,
+            "SELECT COUNT(*) FROM sessions WHERE tenant_id = $1",
+            "t-rows",
+        )
+        .await;
+        let entries = count(
+            &app,
+            "SELECT COUNT(*) FROM ledger_entries WHERE tenant_id = $1",
+            "t-rows",
+        )
+        .await;
+        assert_eq!(
+            (sessions, entries),
+            (40, 40),
+            "one row per entry, none for the refused one"
+        );
+        let report = verify(&app, "t-rows").await;
+        assert!(report.ok(), "{report:?}");
+    }
+);

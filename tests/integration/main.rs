@@ -12,6 +12,7 @@ mod consent;
 mod crash;
 mod keystroke;
 mod ledger;
+mod policies;
 mod sessions;
 mod signing;
 mod startup;

@@ -787,6 +787,13 @@ both!(
         let (status, html) = page(&app, "/console/policies", &staff).await;
         assert_eq!(status, 200);
         assert!(html.contains("data-purpose=\"voiceprint_enrolment\""));
+        // The policy's history: the version in force, its text verified against its hash.
+        assert!(html.contains("data-testid=\"policy-history\""));
+        assert!(
+            html.contains("data-verified=\"true\""),
+            "history row verified"
+        );
+        assert!(!html.contains("data-verified=\"false\""));
 
         // The models page shows each shipped DET curve; the image is the verified artifact.
         let (status, html) = page(&app, "/console/models", &staff).await;
