@@ -70,6 +70,8 @@ pub fn verdict(
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RetentionReport {
+    /// Ends (withdrawal, expiry) whose log entry a crash prevented, appended now.
+    pub ends_relogged: u64,
     pub consents_expired: u64,
     pub templates_destroyed: u64,
     pub purpose_ended: u64,
@@ -157,10 +159,60 @@ pub async fn destroy_if_purpose_ended(
     Ok(destroyed)
 }
 
+/// A withdrawal ends the row first (it takes effect at once) and then appends its entry; a
+/// crash in between leaves an ended consent the log does not show. Append those entries now
+/// (marked `recovered`), for ends older than a minute so in-flight ones are left alone.
+async fn relog_unlogged_ends(state: &AppState, now: i64) -> Result<u64, ServiceError> {
+    const SETTLE_MS: i64 = 60_000;
+    let mut relogged = 0;
+    loop {
+        let page = store::consents::ended_unlogged(&state.db, now - SETTLE_MS, 500).await?;
+        if page.is_empty() {
+            return Ok(relogged);
+        }
+        for (tenant, consent) in &page {
+            let reason = consent.end_reason.as_deref().unwrap_or("withdrawn");
+            let kind = if reason == "expired" {
+                "consent_expired"
+            } else {
+                "consent_withdrawn"
+            };
+            let logged = state
+                .ledger
+                .append(
+                    tenant,
+                    LedgerEvent {
+                        kind: kind.into(),
+                        customer: consent.customer_ref.parse().ok(),
+                        session_id: consent.session_id.clone(),
+                        body: json!({
+                            "consent_id": consent.consent_id,
+                            "purpose": consent.purpose,
+                            "reason": reason,
+                            "ended_at": consent.ended_at,
+                            "recovered": true,
+                        }),
+                    },
+                )
+                .await?;
+            store::consents::set_end_ledger_index(
+                &state.db,
+                tenant,
+                &consent.consent_id,
+                logged.index,
+            )
+            .await?;
+            tracing::warn!(tenant = %tenant, index = logged.index, "consent end was not logged; appended now");
+            relogged += 1;
+        }
+    }
+}
+
 /// One pass of the retention job.
 pub async fn run(state: &AppState) -> Result<RetentionReport, ServiceError> {
     let mut report = RetentionReport::default();
     let now = now_ms();
+    report.ends_relogged = relog_unlogged_ends(state, now).await?;
     loop {
         let expired = store::consents::expired_open(&state.db, now, 500).await?;
         if expired.is_empty() {

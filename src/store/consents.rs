@@ -184,6 +184,31 @@ pub async fn set_end_ledger_index(
 }
 
 /// Open consents whose validity has passed (any tenant), at most `limit`.
+/// Consents ended before `before_ms` whose end never reached the log (a crash between ending
+/// the row and appending the entry).
+pub async fn ended_unlogged(
+    db: &Db,
+    before_ms: i64,
+    limit: u32,
+) -> Result<Vec<(TenantId, ConsentRow)>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT tenant_id, {COLUMNS} FROM consents \
+         WHERE ended_at IS NOT NULL AND ended_at < $1 AND end_ledger_index IS NULL \
+         ORDER BY ended_at LIMIT $2"
+    ))
+    .bind(before_ms)
+    .bind(limit as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .filter_map(|r| {
+            let tenant: String = r.try_get("tenant_id").ok()?;
+            let tenant = tenant.parse::<TenantId>().ok()?;
+            Some(from_row(r).map(|c| (tenant, c)))
+        })
+        .collect()
+}
+
 pub async fn expired_open(
     db: &Db,
     now_ms: i64,

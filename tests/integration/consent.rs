@@ -920,3 +920,60 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    an_end_the_log_missed_is_appended_by_the_next_retention_pass,
+    |app: TestApp| async move {
+        let f = fixture(&app, "relog").await;
+        let r = app.post_json("/v1/consents", &f.key, json!({"customer_ref": "cust-1", "purpose": "recording", "notice_version": "1.0.0", "session_id": "s1", "capture": {"method": "dtmf", "ivr_call_id": "x"}})).await;
+        assert_eq!(r.status(), 201);
+        let granted: Value = r.json().await.unwrap();
+        let consent_id = granted["consent"]["consent_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // What a crash between "end the row" and "append the entry" leaves: an ended consent
+        // without its end entry (ended two minutes ago, past the in-flight guard).
+        let ended_at = trustline::store::now_ms() - 120_000;
+        trustline::store::consents::end(
+            &app.state.db,
+            &f.tenant,
+            &consent_id,
+            ended_at,
+            "withdrawn",
+        )
+        .await
+        .unwrap();
+        let before = trustline::store::ledger::entries(&app.state.db, "relog", 0, 100)
+            .await
+            .unwrap()
+            .len();
+
+        let report = consent::retention::run(&app.state).await.unwrap();
+        assert_eq!(report.ends_relogged, 1);
+        let rows = trustline::store::ledger::entries(&app.state.db, "relog", 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), before + 1);
+        let last = rows.last().unwrap();
+        assert_eq!(last.kind, "consent_withdrawn");
+        let body: Value = serde_json::from_str(&last.body).unwrap();
+        assert_eq!(body["consent_id"], consent_id.as_str());
+        assert_eq!(body["recovered"], true);
+        assert_eq!(body["ended_at"], ended_at);
+        let stored = trustline::store::consents::get(&app.state.db, &f.tenant, &consent_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.end_ledger_index, Some(last.index as i64));
+        // Once only.
+        let again = consent::retention::run(&app.state).await.unwrap();
+        assert_eq!(again.ends_relogged, 0);
+        assert!(
+            trustline::ledger::verify::verify_tenant(&app.state.db, &app.state.signer, "relog")
+                .await
+                .unwrap()
+                .ok()
+        );
+    }
+);

@@ -207,7 +207,10 @@ async fn crash_and_recover(label: &str, database_url: String) {
     assert_eq!(found, acks.len());
     // Row and entry commit together: every logged grant is in force, every stored consent is
     // logged (the log holds only this burst's grants).
-    assert_eq!(stored as u64, entries, "consent rows vs consent_granted entries");
+    assert_eq!(
+        stored as u64, entries,
+        "consent rows vs consent_granted entries"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
