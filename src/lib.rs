@@ -106,6 +106,7 @@ impl AppState {
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
         let scorers = Arc::new(sessions::ScorerRegistry::default());
         biometrics::keystroke::service::register_scorers(&scorers, &models);
+        biometrics::voice::scorer::register_scorer(&scorers, &models);
         Ok(Self {
             settings: Arc::new(settings),
             db,

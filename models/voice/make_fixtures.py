@@ -2,6 +2,10 @@
 
 * tts_*.wav: short utterances synthesised here with Debian espeak-ng (our own audio, not corpus
   data), 16 kHz s16 mono via sox; plus an 8 kHz copy for the resampling path.
+* SESSION_UTTS: more utterances of the en-us voice (no reference outputs): the sessions test
+  enrols on tts_account + tts_balance and verifies with tts_payment (same voice, new words);
+  tts_other_voice (en+f3 pitched 6 semitones down with sox) is the impostor. (Plain en+f3 scores
+  FMR ~6e-4 against the en-us voiceprint: one synthesiser's voices are close for these models.)
 * reference.json: Python reference outputs on those WAVs -- kaldi-native-fbank (CAM++ front end),
   librosa/resemblyzer mel (GE2E front end) and librosa's mel filter bank, Silero VAD chunk
   probabilities, CAM++ / GE2E embeddings and AASIST logits via onnxruntime, G.711 tables.
@@ -22,6 +26,9 @@ from ref_eval import g711_mulaw_roundtrip, session  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "voice"
 UTTS = {"tts_account": ("en-us", "check my account"), "tts_hello": ("en+f3", "hello again")}
+SESSION_UTTS = {"tts_balance": ("en-us", "what is my balance"), "tts_payment": ("en-us", "I want to make a payment"),
+                "tts_other_voice": ("en+f3", "I want to make a payment")}
+SOX_EFFECTS = {"tts_other_voice": ["pitch", "-600"]}
 
 
 def r(a, n=6):
@@ -30,10 +37,10 @@ def r(a, n=6):
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, (voice, text) in UTTS.items():
+    for name, (voice, text) in {**UTTS, **SESSION_UTTS}.items():
         raw = OUT / f"{name}.22k.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(OUT / f"{name}.wav")], check=True)
+        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(OUT / f"{name}.wav"), *SOX_EFFECTS.get(name, [])], check=True)
         if name == "tts_hello":
             subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(OUT / f"{name}.8k.wav")], check=True)
         raw.unlink()

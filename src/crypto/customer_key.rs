@@ -30,11 +30,20 @@ pub async fn existing(
     customer: &CustomerRef,
 ) -> Result<Option<DataKey>, CustomerKeyError> {
     match store::templates::wrapped_key(db, tenant, customer).await? {
-        Some(wrapped) => Ok(Some(
-            master.unwrap_data_key(&owner(tenant, customer), &wrapped)?,
-        )),
+        Some(wrapped) => Ok(Some(unwrap(master, tenant, customer, &wrapped)?)),
         None => Ok(None),
     }
+}
+
+/// Unwrap a wrapped key read by the caller (sessions read it in the same query as the
+/// template it opens).
+pub fn unwrap(
+    master: &MasterKey,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    wrapped: &[u8],
+) -> Result<DataKey, EnvelopeError> {
+    master.unwrap_data_key(&owner(tenant, customer), wrapped)
 }
 
 /// The customer's data key, created and stored (wrapped) on first use.

@@ -52,13 +52,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         proof_entries: u64,
     },
-    /// Verify of N seconds of audio (fbank + VAD + embeddings + scoring) against bare ONNX
-    /// Runtime sessions on the same features, one intra-op thread (run under `taskset -c 0`
-    /// for one core).
+    /// Verify of N seconds of audio (decode + VAD + fbank + embeddings + scoring) against bare
+    /// ONNX Runtime calls of every model verify runs (Silero VAD, CAM++, GE2E) on the same
+    /// inputs, in the same run, one intra-op thread (run under `taskset -c 0` for one core).
+    /// Prints medians, the ratio, and where the time goes.
     Voice {
         #[arg(long, default_value_t = 3.0)]
         seconds: f32,
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 100)]
         iterations: usize,
     },
 }

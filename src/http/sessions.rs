@@ -3,7 +3,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -29,10 +29,16 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    // Evidence may carry an utterance: these two routes take bodies as large as voice verify.
+    let evidence = Router::new()
         .route("/sessions", post(start_session))
-        .route("/sessions/{session_id}", get(get_session))
         .route("/sessions/{session_id}/evidence", post(add_evidence))
+        .layer(DefaultBodyLimit::max(
+            super::voice::SESSION_EVIDENCE_BODY_LIMIT,
+        ));
+    Router::new()
+        .merge(evidence)
+        .route("/sessions/{session_id}", get(get_session))
         .route(
             "/sessions/{session_id}/factors/{factor}",
             post(submit_factor),
@@ -127,6 +133,8 @@ pub(crate) fn session_problem(e: SessionError) -> Response {
         )
         .with_detail(detail),
         SessionError::Invalid(detail) => Problem::bad_request(detail),
+        // Bad audio in `evidence.voice`: the same problem as the voice API gives.
+        SessionError::InvalidAudio(e) => super::voice::audio_problem(e),
         SessionError::Delayed(kind, at) => {
             let retry_secs = ((at - crate::store::now_ms()).max(0) + 999) / 1000;
             let mut response = Problem::new(
@@ -216,7 +224,8 @@ pub struct RecoveryCodes {
 #[utoipa::path(post, path = "/v1/sessions", tag = "platform", security(("api_key" = [])),
     request_body = StartSession,
     responses((status = 201, body = SessionView), (status = 400, body = Problem),
-        (status = 403, body = Problem), (status = 413, body = Problem)))]
+        (status = 403, body = Problem), (status = 413, body = Problem),
+        (status = 422, body = Problem, description = "`invalid_audio`: the voice sample cannot be used (`reason`); nothing was stored")))]
 pub async fn start_session(
     State(state): State<AppState>,
     caller: PlatformCaller,
@@ -255,8 +264,9 @@ pub async fn get_session(
 /// Add passive evidence to a running session; the decision is re-evaluated.
 #[utoipa::path(post, path = "/v1/sessions/{session_id}/evidence", tag = "platform", security(("api_key" = [])),
     params(("session_id" = String, Path)), request_body = EvidenceInput,
-    responses((status = 200, body = SessionView), (status = 404, body = Problem),
-        (status = 410, body = Problem), (status = 413, body = Problem)))]
+    responses((status = 200, body = SessionView), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 410, body = Problem), (status = 413, body = Problem),
+        (status = 422, body = Problem, description = "`invalid_audio`: the voice sample cannot be used (`reason`); nothing was stored")))]
 pub async fn add_evidence(
     State(state): State<AppState>,
     caller: PlatformCaller,

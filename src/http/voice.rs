@@ -29,6 +29,11 @@ use crate::{
 
 /// Base64 of the largest utterance plus JSON overhead, times the enrolment maximum.
 const VOICE_BODY_LIMIT: usize = (audio::MAX_BYTES / 3 + 1) * 4 * 2 + 64 * 1024;
+/// Session requests that may carry voice evidence: one utterance (as the voice API's verify)
+/// plus the keystroke samples and the rest of the body.
+pub const SESSION_EVIDENCE_BODY_LIMIT: usize = crate::sessions::service::MAX_VOICE_SAMPLE_BYTES
+    + 2 * crate::sessions::service::MAX_SAMPLE_BYTES
+    + 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -69,16 +74,16 @@ fn decode_b64(u: &UtteranceBody) -> Result<Vec<u8>, Problem> {
         .map_err(|_| Problem::bad_request("`audio` is not valid base64"))
 }
 
-/// The one mapping of voice errors to problem details.
-pub fn voice_problem(e: VoiceError) -> Problem {
-    match e {
-        VoiceError::Audio(AudioError::Oversized { bytes, max_bytes }) => Problem::new(
+/// The one mapping of audio errors to problem details (voice API and session evidence).
+pub fn audio_problem(a: AudioError) -> Problem {
+    match a {
+        AudioError::Oversized { bytes, max_bytes } => Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "The audio is too large",
         )
         .with_detail(format!("{bytes} bytes, limit {max_bytes}")),
-        VoiceError::Audio(a) => Problem::new(
+        a => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_audio",
             "The audio cannot be used",
@@ -86,6 +91,13 @@ pub fn voice_problem(e: VoiceError) -> Problem {
         .with_detail(a.to_string())
         .with_extension("reason", a.code())
         .with_extension("min_net_speech_ms", audio::MIN_NET_SPEECH_MS),
+    }
+}
+
+/// The one mapping of voice errors to problem details.
+pub fn voice_problem(e: VoiceError) -> Problem {
+    match e {
+        VoiceError::Audio(a) => audio_problem(a),
         VoiceError::Consent(ConsentError::Required(purpose)) => Problem::new(
             StatusCode::FORBIDDEN,
             "consent_required",

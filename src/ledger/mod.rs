@@ -25,7 +25,7 @@ use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 use crate::{
     crypto::signing::Signer,
     store::{
-        self, Backend, Db, StoreError, consents::ConsentRow, ledger::EntryRow, now_ms,
+        self, Db, StoreError, consents::ConsentRow, ledger::EntryRow, now_ms,
         sessions::SessionWrite,
     },
     tenants::{CustomerRef, TenantId},
@@ -455,7 +455,7 @@ async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerRece
         .begin()
         .await
         .map_err(|e| BatchError::Refused(StoreError::from(e).into()))?;
-    let receipts = stage_batch(&mut tx, db.backend, batch)
+    let receipts = stage_batch(&mut tx, batch)
         .await
         .map_err(BatchError::Refused)?;
     tx.commit()
@@ -467,7 +467,6 @@ async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerRece
 /// The statements of [`commit_batch`], inside its transaction.
 async fn stage_batch(
     tx: &mut sqlx::AnyConnection,
-    backend: Backend,
     batch: &[AppendRequest],
 ) -> Result<Vec<LedgerReceipt>, LedgerError> {
     let companions: Vec<&SessionWrite> = batch.iter().flat_map(|r| &r.with).collect();
@@ -494,7 +493,7 @@ async fn stage_batch(
         batch.len()
     ];
     for (tenant, positions) in by_tenant {
-        let (size, last) = store::ledger::lock_tip(&mut *tx, backend, tenant).await?;
+        let (size, last) = store::ledger::lock_tip(&mut *tx, tenant).await?;
         let mut prev = to_hash(&last)?;
         let mut salts: HashMap<&str, Vec<u8>> = HashMap::new();
         let mut rows = Vec::with_capacity(positions.len());

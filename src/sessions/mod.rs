@@ -9,4 +9,6 @@ pub use engine::{
     BiometricScore, CustomerState, Decision, DecisionInput, Evidence, FactorAttempt, LockoutState,
     Outcome, PolicyRef, StepUp, decide,
 };
-pub use service::{BiometricScorer, EvidenceInput, ScorerRegistry, SessionError, SessionView};
+pub use service::{
+    BiometricScorer, EvidenceInput, ScoreError, ScorerRegistry, SessionError, SessionView,
+};

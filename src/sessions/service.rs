@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     AppState,
-    crypto::envelope::context,
+    crypto::{customer_key, envelope::context},
     factors::service::{self as factors, FactorError},
     policy::{Channel, FactorKind, Modality, Policy},
     store::{self, StoreError, now_ms},
@@ -28,13 +28,46 @@ use crate::{
 
 /// Largest accepted sample per modality (serialised JSON), and evidence items per session.
 pub const MAX_SAMPLE_BYTES: usize = 256 * 1024;
+/// A voice sample carries base64 audio: as large as the voice API accepts (base64 of
+/// `audio::MAX_BYTES`, plus the JSON around it).
+pub const MAX_VOICE_SAMPLE_BYTES: usize = (crate::biometrics::audio::MAX_BYTES / 3 + 1) * 4 + 1024;
 pub const MAX_EVIDENCE_ITEMS: usize = 64;
+
+/// The largest sample accepted for a modality.
+pub fn max_sample_bytes(modality: Modality) -> usize {
+    match modality {
+        Modality::Voice => MAX_VOICE_SAMPLE_BYTES,
+        _ => MAX_SAMPLE_BYTES,
+    }
+}
+
+/// Why a scorer did not score a sample.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    /// The sample is malformed (e.g. not valid base64): the request is refused with
+    /// `invalid_request`, nothing is stored.
+    #[error("{0}")]
+    InvalidSample(String),
+    /// The audio cannot be used (empty, too short, clipped, silent, wrong format, too long):
+    /// the request is refused with the voice API's problem, nothing is stored.
+    #[error(transparent)]
+    InvalidAudio(#[from] crate::biometrics::audio::AudioError),
+    /// Anything else: the sample is skipped and the decision says `<modality>_sample_unusable`.
+    #[error("{0}")]
+    Unusable(String),
+}
 
 /// Scores one modality's sample against the customer's opened template. Implemented by the
 /// voice and keystroke services and registered at start-up; runs in `spawn_blocking`.
 pub trait BiometricScorer: Send + Sync {
     fn modality(&self) -> Modality;
     fn score(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, String>;
+    /// As [`BiometricScorer::score`], telling a sample the caller must fix (refused with a
+    /// typed problem) from one that merely could not be scored (skipped with a reason).
+    /// The service calls this one; the default treats every failure as unusable.
+    fn score_checked(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, ScoreError> {
+        self.score(template, sample).map_err(ScoreError::Unusable)
+    }
 }
 
 /// The scorers available to sessions, by modality.
@@ -76,6 +109,8 @@ pub enum SessionError {
     EvidenceTooLarge(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    InvalidAudio(#[from] crate::biometrics::audio::AudioError),
     #[error("factor `{0}` is in its back-off delay")]
     Delayed(FactorKind, i64),
     #[error("factor `{0}` is locked after too many failures")]
@@ -96,8 +131,11 @@ pub enum SessionError {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceInput {
+    /// One utterance, as `POST /v1/customers/{ref}/voiceprint/verify` takes it: base64 audio
+    /// and its encoding (same formats and limits). Scored by the voiceprint scorer; bad audio
+    /// is refused with `422 invalid_audio` (or `413 payload_too_large`) and nothing is stored.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::biometrics::voice::scorer::VoiceSample>)]
     pub voice: Option<Value>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -264,12 +302,7 @@ async fn score_samples(
             reasons.push(format!("{}_not_enrolled", modality.as_str()));
             continue;
         };
-        let key = state
-            .master_key
-            .unwrap_data_key(
-                &context(tenant.as_str(), customer.as_str(), "data-key"),
-                &wrapped,
-            )
+        let key = customer_key::unwrap(&state.master_key, tenant, customer, &wrapped)
             .map_err(|e| SessionError::Internal(e.to_string()))?;
         let opened = key
             .open(
@@ -278,12 +311,15 @@ async fn score_samples(
             )
             .map_err(|e| SessionError::Internal(e.to_string()))?;
         let sample = sample.clone();
-        let result = tokio::task::spawn_blocking(move || scorer.score(&opened, &sample))
+        let result = tokio::task::spawn_blocking(move || scorer.score_checked(&opened, &sample))
             .await
             .map_err(|e| SessionError::Internal(e.to_string()))?;
         match result {
             Ok(score) => scores.push(score),
-            Err(e) => {
+            // The caller's sample is at fault: refuse the request before anything is stored.
+            Err(ScoreError::InvalidSample(detail)) => return Err(SessionError::Invalid(detail)),
+            Err(ScoreError::InvalidAudio(e)) => return Err(SessionError::InvalidAudio(e)),
+            Err(ScoreError::Unusable(e)) => {
                 tracing::warn!(modality = modality.as_str(), error = %e, "sample not scored");
                 reasons.push(format!("{}_sample_unusable", modality.as_str()));
             }
@@ -297,9 +333,10 @@ fn check_sizes(input: &EvidenceInput) -> Result<(), SessionError> {
         let size = serde_json::to_vec(sample)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
-        if size > MAX_SAMPLE_BYTES {
+        let max = max_sample_bytes(modality);
+        if size > max {
             return Err(SessionError::EvidenceTooLarge(format!(
-                "the {} sample is {size} bytes; at most {MAX_SAMPLE_BYTES} are accepted",
+                "the {} sample is {size} bytes; at most {max} are accepted",
                 modality.as_str()
             )));
         }

@@ -1,11 +1,12 @@
 //! Ledger tables: entries, per-tenant tips, signed tree heads, customer salts.
 //!
 //! Appends run inside one transaction opened by the ledger's writer task; the functions taking
-//! `&mut AnyConnection` are its steps. The one place the backends differ is [`lock_tip`].
+//! `&mut AnyConnection` are its steps. The SQL is the same on both backends ([`lock_tip`] says
+//! why its upsert locks on each).
 
 use sqlx::{AnyConnection, Row};
 
-use super::{Backend, Db, StoreError};
+use super::{Db, StoreError};
 
 /// A row as stored (the hashed fields plus what sits beside them).
 #[derive(Debug, Clone)]
@@ -29,31 +30,25 @@ pub struct TreeHeadRow {
     pub jws: String,
 }
 
-/// Create the tenant's tip if absent, then lock it for this transaction and read it.
-///
-/// The branch per backend: PostgreSQL takes a row lock (`FOR UPDATE`), so appends from several
-/// instances serialise on the tip and the order stays gapless. SQLite has one writer at a time
-/// for the whole file, and the `INSERT` before the read already took the write lock.
+/// Lock the tenant's tip for this transaction (creating it if absent) and read it, in one
+/// statement: the upsert's no-op UPDATE takes PostgreSQL's row lock, so appends from several
+/// instances serialise on the tip and the order stays gapless, and on SQLite it takes the
+/// file's write lock before anything is read (a read first could not later upgrade to a write
+/// if another connection committed in between). One round trip instead of two: the batch
+/// writer is serial, so each statement's round trip is paid by every append waiting.
 pub async fn lock_tip(
     conn: &mut AnyConnection,
-    backend: Backend,
     tenant: &str,
 ) -> Result<(u64, Vec<u8>), StoreError> {
-    sqlx::query(
+    let row = sqlx::query(
         "INSERT INTO ledger_tips (tenant_id, size, last_hash) VALUES ($1, 0, $2) \
-         ON CONFLICT (tenant_id) DO NOTHING",
+         ON CONFLICT (tenant_id) DO UPDATE SET size = ledger_tips.size \
+         RETURNING size, last_hash",
     )
     .bind(tenant)
     .bind(vec![0u8; 32])
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    let sql = match backend {
-        Backend::Postgres => {
-            "SELECT size, last_hash FROM ledger_tips WHERE tenant_id = $1 FOR UPDATE"
-        }
-        Backend::Sqlite => "SELECT size, last_hash FROM ledger_tips WHERE tenant_id = $1",
-    };
-    let row = sqlx::query(sql).bind(tenant).fetch_one(&mut *conn).await?;
     let size: i64 = row.try_get("size")?;
     Ok((size as u64, row.try_get("last_hash")?))
 }
@@ -73,13 +68,25 @@ pub async fn set_tip(
     Ok(())
 }
 
-/// The customer's salt, created (from `fresh`) on first use.
+/// The customer's salt, created (from `fresh`) on first use. Read first: a salt never changes
+/// once written, so the usual case is one round trip. Called after [`lock_tip`], so on SQLite
+/// the write lock is already held.
 pub async fn customer_salt(
     conn: &mut AnyConnection,
     tenant: &str,
     customer: &str,
     fresh: &[u8],
 ) -> Result<Vec<u8>, StoreError> {
+    let select =
+        "SELECT salt FROM ledger_customer_salts WHERE tenant_id = $1 AND customer_ref = $2";
+    if let Some(row) = sqlx::query(select)
+        .bind(tenant)
+        .bind(customer)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return Ok(row.try_get("salt")?);
+    }
     sqlx::query(
         "INSERT INTO ledger_customer_salts (tenant_id, customer_ref, salt) VALUES ($1, $2, $3) \
          ON CONFLICT (tenant_id, customer_ref) DO NOTHING",
@@ -89,13 +96,12 @@ pub async fn customer_salt(
     .bind(fresh.to_vec())
     .execute(&mut *conn)
     .await?;
-    let row = sqlx::query(
-        "SELECT salt FROM ledger_customer_salts WHERE tenant_id = $1 AND customer_ref = $2",
-    )
-    .bind(tenant)
-    .bind(customer)
-    .fetch_one(&mut *conn)
-    .await?;
+    // Another instance may have won the insert: theirs stands.
+    let row = sqlx::query(select)
+        .bind(tenant)
+        .bind(customer)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(row.try_get("salt")?)
 }
 

@@ -139,7 +139,11 @@ impl KaldiFbank {
         samples: &[f32],
         log_floor: Option<f32>,
     ) -> Vec<f32> {
-        let mut f = self.compute(samples);
+        self.mean_normalise_floored(self.compute(samples), log_floor)
+    }
+
+    /// The CAM++ normalisation of an already computed fbank (`[frames * num_bins]`).
+    pub fn mean_normalise_floored(&self, mut f: Vec<f32>, log_floor: Option<f32>) -> Vec<f32> {
         if let Some(floor) = log_floor {
             f.iter_mut().for_each(|v| *v = v.max(floor));
         }

@@ -135,14 +135,21 @@ pub fn decode_with(
             max_bytes: MAX_BYTES,
         });
     }
-    let (pcm, rate): (Vec<i16>, u32) = match encoding {
+    // Straight to f32 in [-1, 1): one pass, one allocation (16 kHz input is not copied again).
+    let (samples, rate): (Vec<f32>, u32) = match encoding {
         AudioEncoding::Wav => decode_wav(bytes)?,
         AudioEncoding::Mulaw => (
-            bytes.iter().map(|&b| g711::mulaw_to_linear(b)).collect(),
+            bytes
+                .iter()
+                .map(|&b| pcm_to_f32(g711::mulaw_to_linear(b)))
+                .collect(),
             8_000,
         ),
         AudioEncoding::Alaw => (
-            bytes.iter().map(|&b| g711::alaw_to_linear(b)).collect(),
+            bytes
+                .iter()
+                .map(|&b| pcm_to_f32(g711::alaw_to_linear(b)))
+                .collect(),
             8_000,
         ),
         AudioEncoding::S16le8k | AudioEncoding::S16le16k => {
@@ -159,27 +166,30 @@ pub fn decode_with(
             (
                 bytes
                     .chunks_exact(2)
-                    .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                    .map(|c| pcm_to_f32(i16::from_le_bytes([c[0], c[1]])))
                     .collect(),
                 rate,
             )
         }
     };
-    if pcm.is_empty() {
+    if samples.is_empty() {
         return Err(AudioError::Empty);
     }
-    let seconds = pcm.len() as f32 / rate as f32;
+    let seconds = samples.len() as f32 / rate as f32;
     if seconds > MAX_SECONDS {
         return Err(AudioError::TooLong {
             seconds,
             max_seconds: MAX_SECONDS,
         });
     }
-    let samples: Vec<f32> = pcm.iter().map(|&s| s as f32 / 32768.0).collect();
     if check_level {
         check_levels(&samples)?;
     }
-    let samples = resample::resample(&samples, rate, MODEL_RATE)?;
+    let samples = if rate == MODEL_RATE {
+        samples
+    } else {
+        resample::resample(&samples, rate, MODEL_RATE)?
+    };
     Ok(Utterance {
         samples,
         source_rate: rate,
@@ -225,7 +235,11 @@ pub fn check_net_speech(net_speech_samples: usize) -> Result<(), AudioError> {
     Ok(())
 }
 
-fn decode_wav(bytes: &[u8]) -> Result<(Vec<i16>, u32), AudioError> {
+fn pcm_to_f32(s: i16) -> f32 {
+    f32::from(s) / 32768.0
+}
+
+fn decode_wav(bytes: &[u8]) -> Result<(Vec<f32>, u32), AudioError> {
     let reader = hound::WavReader::new(Cursor::new(bytes))
         .map_err(|e| AudioError::UnsupportedFormat(format!("not a readable WAV file: {e}")))?;
     let spec = reader.spec();
@@ -254,18 +268,27 @@ fn decode_wav(bytes: &[u8]) -> Result<(Vec<i16>, u32), AudioError> {
             max_seconds: MAX_SECONDS,
         });
     }
-    let raw: Vec<i16> = reader
-        .into_samples::<i16>()
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            AudioError::UnsupportedFormat(format!("truncated or corrupt WAV data: {e}"))
+    // hound has validated the header and stands at the start of the data chunk: convert the
+    // PCM16 bytes directly (its per-sample reader was most of the decode time).
+    let values = reader.len() as usize;
+    let offset = usize::try_from(reader.into_inner().position()).unwrap_or(usize::MAX);
+    let data = offset
+        .checked_add(values * 2)
+        .and_then(|end| bytes.get(offset..end))
+        .ok_or_else(|| {
+            AudioError::UnsupportedFormat(
+                "truncated or corrupt WAV data: data chunk is shorter than its header says".into(),
+            )
         })?;
+    let value = |c: &[u8]| i32::from(i16::from_le_bytes([c[0], c[1]]));
     let mono = if channels == 2 {
-        raw.chunks_exact(2)
-            .map(|c| ((i32::from(c[0]) + i32::from(c[1])) / 2) as i16)
+        data.chunks_exact(4)
+            .map(|c| pcm_to_f32(((value(&c[..2]) + value(&c[2..])) / 2) as i16))
             .collect()
     } else {
-        raw
+        data.chunks_exact(2)
+            .map(|c| pcm_to_f32(value(c) as i16))
+            .collect()
     };
     Ok((mono, spec.sample_rate))
 }
@@ -319,6 +342,41 @@ mod tests {
         let stereo: Vec<i16> = mono.iter().flat_map(|&s| [s, s]).collect();
         let u = decode(&encode_wav(&stereo, 16_000, 2).unwrap(), AudioEncoding::Wav).unwrap();
         assert_eq!(u.samples.len(), 8_000);
+    }
+
+    /// The direct PCM16 conversion gives exactly what hound's sample reader gives (mono, and the
+    /// channel mean for stereo), and a data chunk shorter than its header says is refused.
+    #[test]
+    fn wav_samples_match_hound_and_truncation_is_refused() {
+        let left = tone(16_000, 0.5, 0.3);
+        let right: Vec<i16> = left.iter().map(|&s| s.wrapping_mul(3) / 5 - 77).collect();
+        let stereo: Vec<i16> = left
+            .iter()
+            .zip(&right)
+            .flat_map(|(&l, &r)| [l, r])
+            .collect();
+        for (pcm, channels) in [(left.clone(), 1u16), (stereo, 2)] {
+            let bytes = encode_wav(&pcm, 16_000, channels).unwrap();
+            let via_hound: Vec<i16> = hound::WavReader::new(Cursor::new(&bytes))
+                .unwrap()
+                .into_samples::<i16>()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let want: Vec<f32> = via_hound
+                .chunks_exact(channels as usize)
+                .map(|c| {
+                    let sum: i32 = c.iter().map(|&v| i32::from(v)).sum();
+                    f32::from((sum / i32::from(channels)) as i16) / 32768.0
+                })
+                .collect();
+            let got = decode(&bytes, AudioEncoding::Wav).unwrap().samples;
+            assert_eq!(got, want, "{channels} channel(s)");
+            let cut = &bytes[..bytes.len() - 3];
+            assert!(matches!(
+                decode(cut, AudioEncoding::Wav),
+                Err(AudioError::UnsupportedFormat(_))
+            ));
+        }
     }
 
     #[test]

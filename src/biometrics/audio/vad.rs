@@ -2,6 +2,8 @@
 //! preceded by the previous chunk's last 64 samples, recurrent state `[2, 1, 128]` carried over
 //! — the same streaming as the silero-vad Python wrapper.
 
+use std::borrow::Cow;
+
 use ndarray::{Array2, Array3};
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -37,11 +39,13 @@ pub fn speech_probabilities(session: &mut Session, samples: &[f32]) -> ort::Resu
             "state" => TensorRef::from_array_view(&state)?,
             "sr" => TensorRef::from_array_view(&sr)?,
         ])?;
-        let p = out["output"].try_extract_array::<f32>()?;
-        probs.push(p.iter().copied().next().unwrap_or(0.0));
-        let s = out["stateN"].try_extract_array::<f32>()?;
-        state = Array3::from_shape_vec((2, 1, 128), s.iter().copied().collect())
-            .map_err(|e| ort::Error::new(format!("vad state: {e}")))?;
+        let (_, p) = out["output"].try_extract_tensor::<f32>()?;
+        probs.push(p.first().copied().unwrap_or(0.0));
+        let (_, s) = out["stateN"].try_extract_tensor::<f32>()?;
+        match state.as_slice_mut() {
+            Some(dst) if dst.len() == s.len() => dst.copy_from_slice(s),
+            _ => return Err(ort::Error::new("vad state: unexpected shape")),
+        }
     }
     Ok(probs)
 }
@@ -68,12 +72,16 @@ pub fn net_speech_samples(flags: &[bool]) -> usize {
 }
 
 /// Keeps speech chunks plus `pad` chunks either side; drops the rest (long silences).
-pub fn trim(samples: &[f32], flags: &[bool], pad: usize) -> Vec<f32> {
+/// Borrows the input when nothing is dropped (the common case for short utterances).
+pub fn trim<'a>(samples: &'a [f32], flags: &[bool], pad: usize) -> Cow<'a, [f32]> {
     let mut keep = vec![false; flags.len()];
     for (i, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
         let lo = i.saturating_sub(pad);
         let hi = (i + pad + 1).min(flags.len());
         keep[lo..hi].iter_mut().for_each(|k| *k = true);
+    }
+    if keep.iter().all(|k| *k) {
+        return Cow::Borrowed(samples);
     }
     let mut out = Vec::with_capacity(samples.len());
     for (i, k) in keep.iter().enumerate() {
@@ -81,7 +89,7 @@ pub fn trim(samples: &[f32], flags: &[bool], pad: usize) -> Vec<f32> {
             out.extend_from_slice(&samples[i * CHUNK..((i + 1) * CHUNK).min(samples.len())]);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

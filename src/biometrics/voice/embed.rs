@@ -1,6 +1,6 @@
 //! Speaker embeddings: CAM++ (default) and GE2E (second opinion for fusion), from 16 kHz audio.
 
-use ndarray::{Array3, ArrayView3};
+use ndarray::ArrayView3;
 use ort::session::Session;
 use ort::value::TensorRef;
 
@@ -95,12 +95,12 @@ pub fn ge2e_partials(front: &FrontEnd, samples: &[f32]) -> (usize, usize, Vec<f3
 
 /// Runs GE2E on `[B, T, 40]`; returns the L2-normalised mean of the partial embeddings.
 pub fn ge2e_run(session: &mut Session, b: usize, t: usize, mel: &[f32]) -> ort::Result<Vec<f32>> {
-    let arr = Array3::from_shape_vec((b, t, N_MELS), mel.to_vec())
+    let view = ArrayView3::from_shape((b, t, N_MELS), mel)
         .map_err(|e| ort::Error::new(format!("mel: {e}")))?;
-    let out = session.run(ort::inputs!["mel" => TensorRef::from_array_view(&arr)?])?;
-    let e = out["embedding"].try_extract_array::<f32>()?;
+    let out = session.run(ort::inputs!["mel" => TensorRef::from_array_view(view)?])?;
+    let (_, e) = out["embedding"].try_extract_tensor::<f32>()?;
     let mut mean = vec![0f32; GE2E_DIM];
-    for row in e.iter().copied().collect::<Vec<f32>>().chunks(GE2E_DIM) {
+    for row in e.chunks(GE2E_DIM) {
         mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
     }
     l2_normalise(&mut mean);
@@ -161,11 +161,28 @@ pub fn analyse(
         audio::check_net_speech(net)?;
     }
     let trimmed = if net == 0 {
-        samples.clone()
+        std::borrow::Cow::Borrowed(samples.as_slice())
     } else {
         vad::trim(samples, &flags, VAD_PAD_CHUNKS)
     };
-    let features = campplus_features_for(front, &trimmed, utterance.is_telephone());
+    let floor = utterance
+        .is_telephone()
+        .then_some(crate::biometrics::audio::fbank::TELEPHONE_LOG_FLOOR);
+    // When VAD dropped nothing, the CAM++ features and the replay fingerprint start from the
+    // same fbank of the same samples: compute it once.
+    let (features, shared_fbank) = match &trimmed {
+        std::borrow::Cow::Borrowed(_) => {
+            let raw = front.fbank.compute(samples);
+            (
+                front.fbank.mean_normalise_floored(raw.clone(), floor),
+                Some(raw),
+            )
+        }
+        std::borrow::Cow::Owned(t) => (
+            campplus_features_for(front, t, utterance.is_telephone()),
+            None,
+        ),
+    };
     if features.is_empty() {
         return Err(audio::AudioError::TooShort {
             net_speech_ms,
@@ -183,7 +200,10 @@ pub fn analyse(
         (true, Ok(model)) => Some(model.run(|s| antispoof::bona_fide_score(s, samples))?),
         _ => None,
     };
-    let fingerprint = replay::Fingerprint::of(&front.fbank, samples);
+    let fingerprint = match &shared_fbank {
+        Some(raw) => replay::Fingerprint::of_with_fbank(&front.fbank, samples, raw),
+        None => replay::Fingerprint::of(&front.fbank, samples),
+    };
     Ok(UtteranceAnalysis {
         campplus,
         ge2e,

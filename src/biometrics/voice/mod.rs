@@ -8,6 +8,7 @@
 pub mod antispoof;
 pub mod embed;
 pub mod replay;
+pub mod scorer;
 pub mod scoring;
 pub mod service;
 pub mod template;

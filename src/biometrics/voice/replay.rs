@@ -49,8 +49,13 @@ pub enum ReplayMatch {
 impl Fingerprint {
     /// Fingerprint of 16 kHz samples (with the sub-frame shifted variants for matching).
     pub fn of(fbank: &KaldiFbank, samples: &[f32]) -> Self {
+        Self::of_with_fbank(fbank, samples, &fbank.compute(samples))
+    }
+
+    /// As [`Self::of`], reusing `fbank.compute(samples)` computed by the caller.
+    pub fn of_with_fbank(fbank: &KaldiFbank, samples: &[f32], computed: &[f32]) -> Self {
         let n = fbank.num_bins();
-        let mut f = Self::from_fbank(&fbank.compute(samples), n, samples);
+        let mut f = Self::from_fbank(computed, n, samples);
         f.shifted = PHASES
             .iter()
             .filter(|&&p| p < samples.len())

@@ -77,7 +77,8 @@ impl VoiceEngine {
     }
 }
 
-fn model_versions(models: &ModelRegistry) -> Vec<(String, String)> {
+/// Ids and versions of the embedding models, in template order.
+pub(crate) fn model_versions(models: &ModelRegistry) -> Vec<(String, String)> {
     [CAMPPLUS, GE2E]
         .iter()
         .filter_map(|id| {

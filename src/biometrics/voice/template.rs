@@ -71,6 +71,13 @@ impl VoiceTemplate {
     }
 }
 
+impl VoiceTemplate {
+    /// Parse an opened (decrypted) template, as the sessions service hands it to the scorer.
+    pub fn from_bytes(plain: &[u8]) -> Result<Self, VoiceError> {
+        serde_json::from_slice(plain).map_err(|_| VoiceError::Template)
+    }
+}
+
 fn seal_json<T: Serialize>(
     key: &DataKey,
     tenant: &str,
