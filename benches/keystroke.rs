@@ -1,6 +1,8 @@
-//! Keystroke verification end to end (parse, features, ONNX, calibrated FMR) against the bare
-//! ONNX Runtime call on the same prepared tensors. Plain `std::time::Instant` timing (no bench
-//! framework), one thread, sessions with one intra-op thread as the service uses them.
+//! Keystroke verification end to end (JSON body, parse, features, ONNX, calibrated FMR)
+//! against the bare ONNX Runtime call on the same prepared tensors. Plain `std::time::Instant`
+//! timing (no bench framework), one thread, sessions with one intra-op thread as the service
+//! uses them. The two are measured in the same run and interleaved call by call (alternating
+//! which goes first), so load from other processes falls on both alike.
 //!
 //! `cargo bench --bench keystroke` prints median / p90 per case and the ratio of the medians.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -58,19 +60,40 @@ fn phrase(seed: u64) -> Vec<KeyEvent> {
         .collect()
 }
 
-fn measure(mut f: impl FnMut()) -> (Duration, Duration) {
+/// Median and p90 of `a` and of `b`, timed call by call in alternating order.
+fn measure(
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) -> ((Duration, Duration), (Duration, Duration)) {
     for _ in 0..WARMUP {
-        f();
+        a();
+        b();
     }
-    let mut times: Vec<Duration> = (0..ITERATIONS)
-        .map(|_| {
+    let mut ta = Vec::with_capacity(ITERATIONS);
+    let mut tb = Vec::with_capacity(ITERATIONS);
+    for i in 0..ITERATIONS {
+        let mut time_a = || {
             let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    (times[ITERATIONS / 2], times[ITERATIONS * 9 / 10])
+            a();
+            ta.push(t.elapsed());
+        };
+        if i % 2 == 0 {
+            time_a();
+            let t = Instant::now();
+            b();
+            tb.push(t.elapsed());
+        } else {
+            let t = Instant::now();
+            b();
+            tb.push(t.elapsed());
+            time_a();
+        }
+    }
+    let stats = |mut v: Vec<Duration>| {
+        v.sort();
+        (v[v.len() / 2], v[v.len() * 9 / 10])
+    };
+    (stats(ta), stats(tb))
 }
 
 fn report(name: &str, e2e: (Duration, Duration), bare: (Duration, Duration)) -> serde_json::Value {
@@ -86,25 +109,19 @@ fn report(name: &str, e2e: (Duration, Duration), bare: (Duration, Duration)) -> 
         "bare_median_us": bare.0.as_secs_f64() * 1e6, "ratio": ratio})
 }
 
-fn main() {
-    let s = RawSettings::default().validate().expect("default settings");
-    let registry = ModelRegistry::load(
-        &s.onnxruntime_library,
-        &s.models_dir,
-        LoadOptions {
-            sessions_per_model: 1,
-            intra_threads: 1,
-        },
-    )
-    .expect("models load (run scripts/install-onnxruntime.sh first)");
-    let mut summary = Vec::new();
-
-    // Fixed text: 11 keys, 200 enrolled repetitions (the CMU standard protocol's template).
-    let reps: Vec<Vec<KeyEvent>> = (1..=200).map(phrase).collect();
+/// One fixed-text case: `n` enrolled repetitions of an 11-key phrase (CMU's length).
+fn fixed_case(registry: &ModelRegistry, n: u64) -> serde_json::Value {
+    let reps: Vec<Vec<KeyEvent>> = (1..=n).map(phrase).collect();
     let template = fixed::enrol(&reps).unwrap();
-    let attempt = phrase(1000);
+    // The evidence as it arrives: a JSON array of key events.
+    let body = serde_json::to_vec(&phrase(1000)).unwrap();
     let model = registry.for_task(ModelTask::KeystrokeFixed).unwrap();
-    let e2e_score = score_fixed(&registry, &template, &attempt).unwrap().score;
+    let end_to_end = || {
+        let events: Vec<KeyEvent> = serde_json::from_slice(&body).unwrap();
+        score_fixed(registry, &template, &events).unwrap()
+    };
+    let e2e_score = end_to_end().score;
+    let attempt: Vec<KeyEvent> = serde_json::from_slice(&body).unwrap();
     let sample = fixed::parse_sample(&attempt, &template).unwrap().vector;
     let f = sample.len();
     let enrolment = template.matrix();
@@ -125,15 +142,37 @@ fn main() {
         "{e2e_score} vs {bare_score}"
     );
     println!(
-        "fixed text: one sample scored {e2e_score:.5} end to end and {bare_score:.5} by the bare call"
+        "fixed text, {n} enrolled repetitions: one sample scored {e2e_score:.5} end to end and {bare_score:.5} by the bare call"
     );
-    let e2e = measure(|| {
-        std::hint::black_box(score_fixed(&registry, &template, &attempt).unwrap());
-    });
-    let b = measure(|| {
-        std::hint::black_box(model.run(bare));
-    });
-    summary.push(report("fixed_text_11_keys_200_reps", e2e, b));
+    let (e2e, b) = measure(
+        || {
+            std::hint::black_box(end_to_end());
+        },
+        || {
+            std::hint::black_box(model.run(bare));
+        },
+    );
+    report(&format!("fixed_text_11_keys_{n}_reps"), e2e, b)
+}
+
+fn main() {
+    let s = RawSettings::default().validate().expect("default settings");
+    let registry = ModelRegistry::load(
+        &s.onnxruntime_library,
+        &s.models_dir,
+        LoadOptions {
+            sessions_per_model: 1,
+            intra_threads: 1,
+        },
+    )
+    .expect("models load (run scripts/install-onnxruntime.sh first)");
+    let mut summary = Vec::new();
+
+    // Fixed text: 11 keys; 10 enrolled repetitions (the realistic enrolment) and 200 (the CMU
+    // standard protocol's template).
+    for n in [10, 200] {
+        summary.push(fixed_case(&registry, n));
+    }
 
     // Free text: one window of 50 keystrokes against a template.
     let segments: Vec<Vec<KeyEvent>> = vec![
@@ -151,7 +190,12 @@ fn main() {
     let model = registry.for_task(ModelTask::KeystrokeFree).unwrap();
     let windows = free::parse_verification(&segments).unwrap();
     let template = model.run(|s| free::enrol(s, &windows)).unwrap();
-    let e2e_score = score_free(&registry, &template, &segments).unwrap().score;
+    let body = serde_json::to_vec(&segments).unwrap();
+    let end_to_end = || {
+        let segments: Vec<Vec<KeyEvent>> = serde_json::from_slice(&body).unwrap();
+        score_free(&registry, &template, &segments).unwrap()
+    };
+    let e2e_score = end_to_end().score;
     let data = windows.data.clone();
     let emb = template.embedding.clone();
     let bare = |session: &mut ort::session::Session| -> f32 {
@@ -171,12 +215,14 @@ fn main() {
     println!(
         "free text: one window scored {e2e_score:.5} end to end and {bare_score:.5} by the bare call"
     );
-    let e2e = measure(|| {
-        std::hint::black_box(score_free(&registry, &template, &segments).unwrap());
-    });
-    let b = measure(|| {
-        std::hint::black_box(model.run(bare));
-    });
+    let (e2e, b) = measure(
+        || {
+            std::hint::black_box(end_to_end());
+        },
+        || {
+            std::hint::black_box(model.run(bare));
+        },
+    );
     summary.push(report("free_text_1_window_50_keys", e2e, b));
     println!("{}", serde_json::Value::Array(summary));
 }

@@ -40,11 +40,11 @@ def main():
                 f"Evaluation users ({ev['users']}): EER {ev['eer_global']:.4f} global threshold, per-user mean {ev['eer_user_mean']:.4f}")
     part = f'''[[models]]
 id = "keystroke-fixed"
-version = "1.0.0"
+version = "{ft.get('version', '1.0.0')}"
 task = "keystroke_fixed"
 file = "keystroke/fixed_text.onnx"
 sha256 = "{sha256(HERE / 'fixed_text.onnx')}"
-source = "Trained here by models/keystroke/train_fixed.py (torch==2.15.0, seeds {ft['seeds']}, {ft['epochs']} epochs) on the CMU Keystroke Dynamics Benchmark DSL-StrongPasswordData (Killourhy & Maxion, Comparing Anomaly-Detection Algorithms for Keystroke Dynamics, DSN 2009), training subjects only: sha256('cmu:' + subject)[0] < 100 ({len(ft['train_subjects'])} of 51)"
+source = "Trained here by models/keystroke/train_fixed.py (torch==2.15.0, seeds {ft['seeds']}, {ft['epochs']} epochs, features {ft.get('features', 'v1')}, enrolment sizes {ft.get('enrol_sizes')}, enrolment starts at the first repetition with probability {ft.get('p_start0', 0.0)}) on the CMU Keystroke Dynamics Benchmark DSL-StrongPasswordData (Killourhy & Maxion, Comparing Anomaly-Detection Algorithms for Keystroke Dynamics, DSN 2009), training subjects only: sha256('cmu:' + subject)[0] < 100 ({len(ft['train_subjects'])} of 51)"
 licence = "Model weights: Apache-2.0 (this project). Training data: CMU benchmark, no licence text published; cite Killourhy & Maxion (2009)."
 reference = "{fixed_ref}"
 inputs  = [ {{ name = "sample", dtype = "f32", shape = "[B, F]" }}, {{ name = "enrolment", dtype = "f32", shape = "[N, F]" }}, {{ name = "kinds", dtype = "f32", shape = "[F, 3]" }} ]

@@ -20,9 +20,14 @@ from fixed_model import FixedTextScorer, Ensemble  # noqa: E402
 from metrics import eer, fnmr_at_fmr  # noqa: E402
 
 torch.set_num_threads(1)
-SEEDS = [0, 1, 2]
+SEEDS = [int(v) for v in os.environ.get("SEEDS", "0,1,2").split(",")]
 EPOCHS = int(os.environ.get("EPOCHS", 40))
 ENROL_SIZES = [int(v) for v in os.environ.get("ENROL_SIZES", "5,10,10,20,50,200").split(",")]
+FEATURES = os.environ.get("FEATURES", "v1")  # v2 (tempo and trend inputs) was tried and not kept: README
+# Probability that a training episode's enrolment starts at the subject's first repetition (the
+# customer enrols when the phrase is new to them); otherwise it starts anywhere in reps 1-200.
+P_START0 = float(os.environ.get("P_START0", "0.85"))  # chosen by CV on training subjects: README
+VERSION = os.environ.get("VERSION", "1.1.0")  # manifest version of the exported model
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 subj, sess, rep, H, DD = load_cmu()
@@ -41,7 +46,7 @@ def batches(subjects, rng, nb=64):
         s = subjects[rng.integers(len(subjects))]
         ii = idx[s]
         n = int(rng.choice(ENROL_SIZES))
-        st = int(rng.integers(0, 200 - n + 1)) if n < 200 else 0
+        st = int(rng.integers(0, 200 - n + 1)) if n < 200 and rng.random() >= P_START0 else 0
         e = X[ii[st:st + n]]
         lo = 200 if rng.random() < 0.5 else st + n
         gi = rng.choice(ii[max(st + n, lo):], 32)
@@ -54,7 +59,7 @@ def batches(subjects, rng, nb=64):
 def train_one(subjects, seed):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = FixedTextScorer()
+    model = FixedTextScorer(features=FEATURES)
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     for ep in range(EPOCHS):
         tot = 0.0
@@ -127,11 +132,22 @@ def main(mode):
     if mode == "calibrate":
         return calibrate()
     if mode == "dev":
-        a, b = TRAIN[::2], TRAIN[1::2]
-        for tr, te in [(a, b), (b, a)]:
+        # Tuning: cross-validation inside the TRAINING subjects only. Two 2-fold partitions
+        # (alternate subjects; a seeded shuffle), so each training subject is tested twice.
+        rng = np.random.default_rng(12345)
+        perm = list(rng.permutation(TRAIN))
+        folds = [(TRAIN[::2], TRAIN[1::2]), (TRAIN[1::2], TRAIN[::2]),
+                 (perm[:12], perm[12:]), (perm[12:], perm[:12])]
+        folds = folds[:int(os.environ.get("DEV_FOLDS", 4))]
+        res = {name: [] for name in PROTOCOLS}
+        for tr, te in folds:
             m = Ensemble([train_one(tr, s) for s in SEEDS])
             for name, enr in PROTOCOLS.items():
-                print("dev", name, json.dumps(protocol(m, te, enr)), flush=True)
+                r = protocol(m, te, enr)
+                res[name].append(r["eer_mean"])
+                print("dev", name, json.dumps(r), flush=True)
+        cfg = {"features": FEATURES, "p_start0": P_START0, "enrol_sizes": ENROL_SIZES, "epochs": EPOCHS, "seeds": SEEDS}
+        print("dev summary", json.dumps(cfg), json.dumps({k: round(float(np.mean(v)), 4) for k, v in res.items()}), flush=True)
         return
     model = Ensemble([train_one(TRAIN, s) for s in SEEDS])
     results = {name: protocol(model, HELD, enr) for name, enr in PROTOCOLS.items()}
@@ -140,7 +156,7 @@ def main(mode):
     out = os.path.join(HERE, "fixed_text.onnx")
     export(model, out)
     diff = verify(model, out)
-    summary = {"seeds": SEEDS, "epochs": EPOCHS, "enrol_sizes": ENROL_SIZES, "train_subjects": TRAIN, "heldout_subjects": HELD,
+    summary = {"version": VERSION, "seeds": SEEDS, "epochs": EPOCHS, "enrol_sizes": ENROL_SIZES, "features": FEATURES, "p_start0": P_START0, "train_subjects": TRAIN, "heldout_subjects": HELD,
                "results_heldout": results, "onnx_max_abs_diff": diff, "seconds": time.time() - t0}
     with open(os.path.join(HERE, "fixed_text_training.json"), "w") as f:
         json.dump(summary, f, indent=1)

@@ -11,6 +11,7 @@ use trustline::{
         service::{self, MODALITY_FIXED, MODALITY_FREE},
     },
     biometrics::models::ModelTask,
+    consent::service::issue_customer_credential,
     tenants::{CustomerRef, Scope, Sector, TenantId},
 };
 
@@ -27,6 +28,16 @@ const CLASSES: [KeyClass; 8] = [
 
 /// A typist with a steady rhythm: deterministic jitter from `seed`.
 fn phrase(seed: u64, tempo: f64) -> Vec<KeyEvent> {
+    typist(seed, tempo, [120.0, 160.0, 200.0], 90.0)
+}
+
+/// Another typist: a different gap per key position and longer holds.
+fn other_typist(seed: u64) -> Vec<KeyEvent> {
+    typist(seed, 1.0, [230.0, 110.0, 150.0], 140.0)
+}
+
+/// `gaps[i % 3]` ms between presses, `hold` ms holds, both with 10 % jitter from `seed`.
+fn typist(seed: u64, tempo: f64, gaps: [f64; 3], hold: f64) -> Vec<KeyEvent> {
     let mut x = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
@@ -42,10 +53,10 @@ fn phrase(seed: u64, tempo: f64) -> Vec<KeyEvent> {
         .enumerate()
         .map(|(i, &class)| {
             let press = t;
-            t += tempo * (120.0 + 40.0 * (i % 3) as f64) * (1.0 + 0.1 * jitter());
+            t += tempo * gaps[i % 3] * (1.0 + 0.1 * jitter());
             KeyEvent {
                 press_ms: press,
-                release_ms: press + 90.0 * (1.0 + 0.1 * jitter()),
+                release_ms: press + hold * (1.0 + 0.1 * jitter()),
                 class,
             }
         })
@@ -345,5 +356,176 @@ both_backends!(
                 .contains(&json!("keystroke_fixed_sample_unusable")),
             "{body}"
         );
+    }
+);
+
+/// The customer grants `keystroke_enrolment` from their own device (the only capture method
+/// the purpose accepts): a customer credential minted for them, posted to the consent API.
+async fn grant_keystroke_consent(
+    app: &TestApp,
+    key: &str,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+) -> Value {
+    let credential =
+        issue_customer_credential(&app.state.signer, tenant, customer, None, 300).unwrap();
+    let resp = app
+        .post_json(
+            "/v1/consents",
+            key,
+            json!({
+                "customer_ref": customer.to_string(), "purpose": "keystroke_enrolment",
+                "notice_version": "1.0.0", "language": "en",
+                "capture": {"method": "customer_device", "customer_credential": credential}
+            }),
+        )
+        .await;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+async fn fixed_evidence(app: &TestApp, key: &str, events: Vec<KeyEvent>) -> Value {
+    let resp = app
+        .post_json(
+            "/v1/customers/c-1/keystroke/evidence",
+            key,
+            json!({ "fixed": events }),
+        )
+        .await;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+both_backends!(
+    enrolment_through_a_consent_grant_then_verify,
+    |app: TestApp| async move {
+        let key = app
+            .tenant_with_key(
+                "shop",
+                Sector::Retail,
+                &[Scope::Consent, Scope::Enrol, Scope::Sessions],
+            )
+            .await;
+        let resp = app
+            .put_json("/v1/customers/c-1", &key, json!({"methods": ["typing"]}))
+            .await;
+        assert_eq!(resp.status(), 201);
+        let tenant: TenantId = "shop".parse().unwrap();
+        let customer: CustomerRef = "c-1".to_string().try_into().unwrap();
+        let reps: Vec<Vec<KeyEvent>> = (0..10).map(|s| phrase(s, 1.0)).collect();
+        let enrol_fixed = || {
+            app.put_json(
+                "/v1/customers/c-1/keystroke/fixed",
+                &key,
+                json!({ "repetitions": reps }),
+            )
+        };
+
+        // Refused before the customer consents; nothing is stored.
+        expect_problem(enrol_fixed().await, 403, "consent_required").await;
+        let body = fixed_evidence(&app, &key, phrase(50, 1.0)).await;
+        assert_eq!(body["outcome"], "not_enrolled");
+
+        let grant = grant_keystroke_consent(&app, &key, &tenant, &customer).await;
+        assert_eq!(grant["consent"]["purpose"], "keystroke_enrolment");
+        assert_eq!(grant["consent"]["capture_method"], "customer_device");
+
+        // Enrol over HTTP, then verify over HTTP.
+        let resp = enrol_fixed().await;
+        let status = resp.status().as_u16();
+        let receipt: Value = resp.json().await.unwrap();
+        assert_eq!(status, 201, "{receipt}");
+        let fixed_model = app
+            .state
+            .models
+            .for_task(ModelTask::KeystrokeFixed)
+            .unwrap();
+        assert_eq!(receipt["modality"], "keystroke_fixed");
+        assert_eq!(receipt["model_id"], fixed_model.entry.id);
+        assert_eq!(receipt["model_version"], fixed_model.entry.version);
+        assert_eq!(receipt["samples"], 10);
+        let stored = trustline::store::templates::template(
+            &app.state.db,
+            &tenant,
+            &customer,
+            MODALITY_FIXED,
+        )
+        .await
+        .unwrap();
+        assert!(stored.is_some(), "the HTTP enrolment stored a template");
+
+        let genuine = fixed_evidence(&app, &key, phrase(50, 1.0)).await;
+        let impostor = fixed_evidence(&app, &key, other_typist(51)).await;
+        for body in [&genuine, &impostor] {
+            assert_eq!(body["outcome"], "scored", "{body}");
+            assert_eq!(body["verdict"]["modality"], "keystroke_fixed");
+            assert_eq!(body["verdict"]["model_version"], fixed_model.entry.version);
+        }
+        let score = |b: &Value| b["verdict"]["score"].as_f64().unwrap();
+        let fmr = |b: &Value| b["verdict"]["fmr"].as_f64().unwrap();
+        assert!(
+            score(&genuine) > score(&impostor),
+            "{genuine} vs {impostor}"
+        );
+        assert!(fmr(&genuine) < fmr(&impostor), "{genuine} vs {impostor}");
+        // the enrolled phrase's key sequence is enforced on the verified sample
+        let resp = app
+            .post_json(
+                "/v1/customers/c-1/keystroke/evidence",
+                &key,
+                json!({ "fixed": phrase(52, 1.0)[..7].to_vec() }),
+            )
+            .await;
+        expect_problem(resp, 422, "wrong_key_count").await;
+
+        // Free text under the same consent.
+        let resp = app
+            .put_json(
+                "/v1/customers/c-1/keystroke/free",
+                &key,
+                json!({ "segments": free_segments(300, 1.0) }),
+            )
+            .await;
+        let status = resp.status().as_u16();
+        let receipt: Value = resp.json().await.unwrap();
+        assert_eq!(status, 201, "{receipt}");
+        assert_eq!(receipt["modality"], "keystroke_free");
+        assert_eq!(receipt["samples"], 6, "300 keystrokes = 6 windows of 50");
+        let resp = app
+            .post_json(
+                "/v1/customers/c-1/keystroke/evidence",
+                &key,
+                json!({ "free": free_segments(100, 1.0) }),
+            )
+            .await;
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["outcome"], "scored", "{body}");
+        assert_eq!(body["verdict"]["modality"], "keystroke_free");
+        assert!(body["verdict"]["score"].as_f64().unwrap().is_finite());
+
+        // Withdrawal: enrolment is refused again and the templates are destroyed.
+        let resp = app
+            .post_json(
+                "/v1/consents/withdrawals",
+                &key,
+                json!({"customer_ref": "c-1", "purpose": "keystroke_enrolment", "method": "customer_device"}),
+            )
+            .await;
+        let w: Value = resp.json().await.unwrap();
+        assert_eq!(w["status"], "withdrawn", "{w}");
+        expect_problem(enrol_fixed().await, 403, "consent_required").await;
+        let body = fixed_evidence(&app, &key, phrase(53, 1.0)).await;
+        assert_eq!(body["outcome"], "not_enrolled", "{body}");
+        for modality in [MODALITY_FIXED, MODALITY_FREE] {
+            let row =
+                trustline::store::templates::template(&app.state.db, &tenant, &customer, modality)
+                    .await
+                    .unwrap();
+            assert!(row.is_none(), "{modality} template destroyed on withdrawal");
+        }
     }
 );
