@@ -123,6 +123,24 @@ pub struct Retention {
     pub templates_days_after_last_use: u32,
 }
 
+/// What a presentation-attack alert on a biometric sample does (issue: "policy decides whether
+/// it blocks or only flags"). `flag`: the sample is still judged and the decision names the
+/// alert; `block`: the sample does not count as a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertAction {
+    Flag,
+    Block,
+}
+
+/// `[presentation_attack]` of a sector policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresentationAttack {
+    /// The anti-spoofing model (voice: AASIST) flags the sample as synthetic or converted.
+    pub spoof: AlertAction,
+}
+
 /// A validated, effective policy (a sector's, or a sector's tightened for one tenant).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
@@ -135,6 +153,7 @@ pub struct Policy {
     pub channels: BTreeMap<Channel, ChannelRules>,
     pub lockout: Lockout,
     pub retention: Retention,
+    pub presentation_attack: PresentationAttack,
     /// The exact bytes `hash` is taken over (as text), kept so the history of policies in
     /// force can be read back by hash (`store::policies`).
     #[serde(skip)]
@@ -190,6 +209,7 @@ struct SectorFile {
     defaults: PartialRules,
     lockout: Lockout,
     retention: Retention,
+    presentation_attack: PresentationAttack,
     #[serde(default)]
     channels: BTreeMap<String, PartialRules>,
 }
@@ -517,6 +537,7 @@ pub fn parse_sector(file: &str, bytes: &[u8]) -> Result<Policy, PolicyError> {
         channels,
         lockout: raw.lockout,
         retention: raw.retention,
+        presentation_attack: raw.presentation_attack,
         source: text.to_string(),
     })
 }
@@ -623,6 +644,7 @@ pub fn parse_tenant(
             channels,
             lockout,
             retention: base.retention,
+            presentation_attack: base.presentation_attack,
             source: format!(
                 "{}\n--tenant--\n{}",
                 base.source,

@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{
-    Assurance, Channel, FactorCategory, FactorKind, Fusion, Lockout, Modality, NIST_MAX_FMR, Policy,
+    AlertAction, Assurance, Channel, FactorCategory, FactorKind, Fusion, Lockout, Modality,
+    NIST_MAX_FMR, Policy,
 };
 
 /// One biometric comparison, as the voice and keystroke scorers produce it.
@@ -29,6 +30,27 @@ pub struct BiometricScore {
     pub score: f64,
     /// Calibrated false-match rate at this score (from the model's calibration table).
     pub fmr: f64,
+    /// Presentation-attack alerts the scorer raised ([`SPOOF_SUSPECTED`]); the sector
+    /// policy's `[presentation_attack]` decides whether they block or only flag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
+}
+
+/// Alert: the anti-spoofing model judged the sample synthetic or converted.
+pub const SPOOF_SUSPECTED: &str = "spoof_suspected";
+
+/// Whether the policy lets this sample count as a match at all.
+pub fn blocked_by_policy(policy: &Policy, s: &BiometricScore) -> bool {
+    policy.presentation_attack.spoof == AlertAction::Block
+        && s.alerts.iter().any(|a| a == SPOOF_SUSPECTED)
+}
+
+/// A sample counts as a match: its calibrated FMR is within the channel's limit and no
+/// presentation-attack alert blocks it. Used by the decision and by the lockout counters.
+pub fn sample_matches(policy: &Policy, channel: Channel, s: &BiometricScore) -> bool {
+    s.fmr.is_finite()
+        && s.fmr <= policy.channel(channel).max_fmr.get(s.modality)
+        && !blocked_by_policy(policy, s)
 }
 
 /// One attempt of an active factor within the session (verified by `factors/`).
@@ -206,6 +228,12 @@ fn judge_biometrics(
     let mut presented: Vec<(f64, f64)> = Vec::new();
     for s in &input.evidence.biometrics {
         let max_fmr = rules.max_fmr.get(s.modality);
+        if !s.alerts.is_empty() && !blocked_by_policy(input.policy, s) {
+            reasons.insert(format!(
+                "{}_presentation_attack_flagged",
+                s.modality.as_str()
+            ));
+        }
         let result = if !method_allows(&input.customer.methods, s.modality) {
             reasons.insert(format!("{}_not_chosen_by_customer", s.modality.as_str()));
             "not_chosen"
@@ -215,6 +243,13 @@ fn judge_biometrics(
         } else if disabled {
             reasons.insert("biometrics_disabled_after_failures".into());
             "disabled"
+        } else if blocked_by_policy(input.policy, s) {
+            presented.push((s.fmr, max_fmr));
+            reasons.insert(format!(
+                "{}_presentation_attack_blocked",
+                s.modality.as_str()
+            ));
+            "blocked"
         } else if s.fmr.is_finite() && s.fmr <= max_fmr {
             matched_fmrs.push((s.fmr, max_fmr));
             presented.push((s.fmr, max_fmr));

@@ -26,6 +26,7 @@ fn score(modality: Modality, fmr: f64) -> BiometricScore {
         model_version: "1".into(),
         score: 0.7,
         fmr,
+        alerts: Vec::new(),
     }
 }
 
@@ -403,4 +404,52 @@ fn handoff_is_reevaluation_under_the_target_channel() {
     let video = run(Sector::Retail, Channel::Video, &c, &keystroke_match());
     assert_eq!(video.outcome, Outcome::StepUpRequired);
     assert_eq!(video.step_up.unwrap().remaining, 1);
+}
+
+#[test]
+fn a_spoof_alert_flags_in_retail_and_blocks_in_finance() {
+    let c = customer(&["voiceprint"], &[Modality::Voice], &ALL_FACTORS);
+    let mut spoofed = score(Modality::Voice, 1e-5);
+    spoofed.alerts = vec![SPOOF_SUSPECTED.to_string()];
+    let e = Evidence {
+        biometrics: vec![spoofed.clone()],
+        factors: vec![ok(FactorKind::Totp)],
+    };
+    // Retail flags: the sample is still judged (a match), and the decision says so.
+    let retail = run(Sector::Retail, Channel::Voice, &c, &e);
+    assert_eq!(retail.outcome, Outcome::Verified);
+    assert!(retail.amr.contains(&"vbm".to_string()));
+    assert!(
+        retail
+            .reasons
+            .contains(&"voice_presentation_attack_flagged".to_string())
+    );
+    // Finance blocks: the voice is not a match, so TOTP alone is one factor, not MFA.
+    let finance = run(Sector::Finance, Channel::Voice, &c, &e);
+    assert!(!finance.amr.contains(&"vbm".to_string()), "{finance:?}");
+    assert_ne!(finance.assurance, Assurance::MultiFactor);
+    assert!(
+        finance
+            .reasons
+            .contains(&"voice_presentation_attack_blocked".to_string())
+    );
+    // The same sample without the alert is the second factor in finance.
+    let clean = Evidence {
+        biometrics: vec![score(Modality::Voice, 1e-5)],
+        factors: vec![ok(FactorKind::Totp)],
+    };
+    let finance = run(Sector::Finance, Channel::Voice, &c, &clean);
+    assert_eq!(finance.assurance, Assurance::MultiFactor);
+    // The lockout counters see the same rule.
+    let set = policies();
+    assert!(sample_matches(
+        &set.sector(Sector::Retail),
+        Channel::Voice,
+        &spoofed
+    ));
+    assert!(!sample_matches(
+        &set.sector(Sector::Finance),
+        Channel::Voice,
+        &spoofed
+    ));
 }

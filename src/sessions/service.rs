@@ -352,13 +352,12 @@ fn biometric_counters(
     channel: Channel,
     scores: &[BiometricScore],
 ) -> Vec<store::sessions::SessionWrite> {
-    let rules = policy.channel(channel);
     scores
         .iter()
         .map(|s| store::sessions::SessionWrite::Biometric {
             tenant: tenant.clone(),
             customer: customer.clone(),
-            matched: s.fmr.is_finite() && s.fmr <= rules.max_fmr.get(s.modality),
+            matched: engine::sample_matches(policy, channel, s),
             now: now_ms(),
         })
         .collect()
@@ -373,9 +372,8 @@ async fn record_biometrics(
     channel: Channel,
     scores: &[BiometricScore],
 ) -> Result<(), SessionError> {
-    let rules = policy.channel(channel);
     for s in scores {
-        let matched = s.fmr.is_finite() && s.fmr <= rules.max_fmr.get(s.modality);
+        let matched = engine::sample_matches(policy, channel, s);
         store::sessions::record_biometric(&state.db, tenant, customer, matched, now_ms()).await?;
     }
     Ok(())

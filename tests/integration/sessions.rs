@@ -32,6 +32,7 @@ impl BiometricScorer for LabelScorer {
             model_version: "0".into(),
             score: if same { 0.95 } else { 0.1 },
             fmr: if same { 1e-5 } else { 0.3 },
+            alerts: Vec::new(),
         })
     }
 }

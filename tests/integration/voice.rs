@@ -556,12 +556,13 @@ both_backends!(
         assert!((fb["score"].as_f64().unwrap() - b["score"].as_f64().unwrap()).abs() < 1e-6);
         assert_eq!(fb["fmr"], b["fmr"]);
         assert_eq!(fb["max_fmr"], 1e-4);
-        // Finance's 1e-4 is below what the voice matcher has demonstrated: not a match here.
+        // Finance's 1e-4 is below what the voice matcher has demonstrated, and finance blocks
+        // a sample the anti-spoofing model flags (these fixtures are espeak-ng speech): not a
+        // match here either way.
+        let reasons = d["reasons"].as_array().unwrap();
         assert!(
-            d["reasons"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("voice_no_match")),
+            reasons.contains(&json!("voice_no_match"))
+                || reasons.contains(&json!("voice_presentation_attack_blocked")),
             "{finance}"
         );
         assert_eq!(

@@ -391,6 +391,7 @@ impl BiometricScorer for KeystrokeScorer {
             model_version: m.entry.version.clone(),
             score: f64::from(score.score),
             fmr: score.fmr,
+            alerts: Vec::new(),
         })
     }
 }

@@ -25,7 +25,9 @@ use crate::{
         models::ModelRegistry,
     },
     policy::Modality,
-    sessions::{BiometricScore, BiometricScorer, ScoreError, ScorerRegistry},
+    sessions::{
+        BiometricScore, BiometricScorer, ScoreError, ScorerRegistry, engine::SPOOF_SUSPECTED,
+    },
 };
 
 /// A voice sample in session evidence: one utterance, exactly as the voice API takes it.
@@ -113,8 +115,9 @@ impl BiometricScorer for VoiceScorer {
         }
         let options = AnalyseOptions {
             enforce_min_speech: true,
-            // The spoof flag has no input in the decision yet: do not spend ~0.5 s on it.
-            antispoof: false,
+            // AASIST (~0.5 s a sample on one core): its flag is an input to the decision, which
+            // the sector policy's `[presentation_attack]` turns into a block or a flag.
+            antispoof: true,
         };
         let a = analyse(&self.models, &self.engine.front, &utterance, options).map_err(
             |e| match e {
@@ -129,6 +132,12 @@ impl BiometricScorer for VoiceScorer {
             model_id: self.model_id.clone(),
             model_version: self.model_version.clone(),
             score: f64::from(ev.score),
+            alerts: ev
+                .spoof
+                .as_ref()
+                .filter(|c| c.flagged)
+                .map(|_| vec![SPOOF_SUSPECTED.to_string()])
+                .unwrap_or_default(),
             // Sessions decide on measured rates only (see `decision_fmr`).
             fmr: decision_fmr(
                 ev.fmr,
