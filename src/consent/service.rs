@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{
     CaptureMethod, ConsentScope, Purpose,
-    catalogue::{Catalogue, CatalogueError, Notice},
+    catalogue::{Catalogue, CatalogueError, Controller, Notice, PurposeSpec},
     events::{Hub, SessionEvent},
     receipt::{self, LogPosition},
     rules::{
@@ -327,12 +327,12 @@ pub async fn grant(
     })
 }
 
-fn sign_receipt(
-    state: &AppState,
+/// The purpose's spec and the tenant's controller, for a stored consent's receipt.
+fn receipt_context<'a>(
+    state: &'a AppState,
     tenant: &TenantId,
     consent: &ConsentRow,
-    leaf_hash: &str,
-) -> Result<SignedReceipt, ServiceError> {
+) -> Result<(&'a PurposeSpec, &'a Controller), ServiceError> {
     let set = state.consents.catalogue.for_tenant(tenant.as_str());
     let purpose: Purpose = consent
         .purpose
@@ -341,22 +341,34 @@ fn sign_receipt(
     let spec = set
         .get(purpose)
         .ok_or_else(|| ServiceError::UnknownPurpose(consent.purpose.clone()))?;
-    let index = consent.ledger_index as u64;
-    let doc = receipt::build(
-        consent,
-        spec,
-        &set.controller,
-        &LogPosition {
-            index,
-            leaf_hash: leaf_hash.to_string(),
-            inclusion_proof: inclusion_proof_path(index),
-        },
-    );
+    Ok((spec, &set.controller))
+}
+
+fn sign(state: &AppState, doc: Value) -> Result<SignedReceipt, ServiceError> {
     let jws = state
         .signer
         .sign_jws(&doc, receipt::RECEIPT_TYP)
         .map_err(|e| ServiceError::Signing(e.to_string()))?;
     Ok(SignedReceipt { receipt: doc, jws })
+}
+
+fn log_position(index: u64, leaf_hash: String) -> LogPosition {
+    LogPosition {
+        index,
+        leaf_hash,
+        inclusion_proof: inclusion_proof_path(index),
+    }
+}
+
+fn sign_receipt(
+    state: &AppState,
+    tenant: &TenantId,
+    consent: &ConsentRow,
+    leaf_hash: &str,
+) -> Result<SignedReceipt, ServiceError> {
+    let (spec, controller) = receipt_context(state, tenant, consent)?;
+    let position = log_position(consent.ledger_index as u64, leaf_hash.to_string());
+    sign(state, receipt::build(consent, spec, controller, &position))
 }
 
 /// The receipt of a stored consent (signed again: the content is the same; the log position,
@@ -494,15 +506,8 @@ async fn sign_withdrawal_receipt(
     ended: &Ended,
     method: &str,
 ) -> Result<SignedReceipt, ServiceError> {
-    let set = state.consents.catalogue.for_tenant(tenant.as_str());
     let consent = &ended.consent;
-    let purpose: Purpose = consent
-        .purpose
-        .parse()
-        .map_err(ServiceError::UnknownPurpose)?;
-    let spec = set
-        .get(purpose)
-        .ok_or_else(|| ServiceError::UnknownPurpose(consent.purpose.clone()))?;
+    let (spec, controller) = receipt_context(state, tenant, consent)?;
     let grant_index = consent.ledger_index as u64;
     let grant_leaf = store::ledger::entry(&state.db, tenant.as_str(), grant_index)
         .await?
@@ -511,24 +516,12 @@ async fn sign_withdrawal_receipt(
     let doc = receipt::build_withdrawal(
         consent,
         spec,
-        &set.controller,
-        &LogPosition {
-            index: grant_index,
-            leaf_hash: grant_leaf,
-            inclusion_proof: inclusion_proof_path(grant_index),
-        },
-        &LogPosition {
-            index: ended.log.index,
-            leaf_hash: hex::encode(ended.log.leaf_hash),
-            inclusion_proof: inclusion_proof_path(ended.log.index),
-        },
+        controller,
+        &log_position(grant_index, grant_leaf),
+        &log_position(ended.log.index, hex::encode(ended.log.leaf_hash)),
         method,
     );
-    let jws = state
-        .signer
-        .sign_jws(&doc, receipt::RECEIPT_TYP)
-        .map_err(|e| ServiceError::Signing(e.to_string()))?;
-    Ok(SignedReceipt { receipt: doc, jws })
+    sign(state, doc)
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -151,18 +151,7 @@ impl Ledger {
         event: LedgerEvent,
         with: Vec<SessionWrite>,
     ) -> Result<LedgerReceipt, LedgerError> {
-        let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(AppendRequest {
-                tenant: tenant.clone(),
-                event,
-                with,
-                grant: None,
-                reply,
-            })
-            .await
-            .map_err(|_| LedgerError::WriterGone)?;
-        answer.await.map_err(|_| LedgerError::WriterGone)?
+        self.submit(tenant, event, with, None).await
     }
 
     /// Append a `consent_granted` event together with the consent row it records, in one
@@ -175,13 +164,25 @@ impl Ledger {
         event: LedgerEvent,
         consent: ConsentRow,
     ) -> Result<LedgerReceipt, LedgerError> {
+        self.submit(tenant, event, Vec::new(), Some(Box::new(consent)))
+            .await
+    }
+
+    /// Queue one request for the writer and wait for its commit.
+    async fn submit(
+        &self,
+        tenant: &TenantId,
+        event: LedgerEvent,
+        with: Vec<SessionWrite>,
+        grant: Option<Box<ConsentRow>>,
+    ) -> Result<LedgerReceipt, LedgerError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(AppendRequest {
                 tenant: tenant.clone(),
                 event,
-                with: Vec::new(),
-                grant: Some(Box::new(consent)),
+                with,
+                grant,
                 reply,
             })
             .await

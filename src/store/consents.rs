@@ -184,6 +184,18 @@ pub async fn set_end_ledger_index(
 }
 
 /// Open consents whose validity has passed (any tenant), at most `limit`.
+/// Rows of a cross-tenant query (`tenant_id` + the consent columns); rows whose tenant id no
+/// longer parses are skipped.
+fn with_tenants(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(TenantId, ConsentRow)>, StoreError> {
+    rows.iter()
+        .filter_map(|r| {
+            let tenant: String = r.try_get("tenant_id").ok()?;
+            let tenant = tenant.parse::<TenantId>().ok()?;
+            Some(from_row(r).map(|c| (tenant, c)))
+        })
+        .collect()
+}
+
 /// Consents ended before `before_ms` whose end never reached the log (a crash between ending
 /// the row and appending the entry).
 pub async fn ended_unlogged(
@@ -200,13 +212,7 @@ pub async fn ended_unlogged(
     .bind(limit as i64)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .filter_map(|r| {
-            let tenant: String = r.try_get("tenant_id").ok()?;
-            let tenant = tenant.parse::<TenantId>().ok()?;
-            Some(from_row(r).map(|c| (tenant, c)))
-        })
-        .collect()
+    with_tenants(&rows)
 }
 
 pub async fn expired_open(
@@ -222,13 +228,7 @@ pub async fn expired_open(
     .bind(limit as i64)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .filter_map(|r| {
-            let tenant: String = r.try_get("tenant_id").ok()?;
-            let tenant = tenant.parse::<TenantId>().ok()?;
-            Some(from_row(r).map(|c| (tenant, c)))
-        })
-        .collect()
+    with_tenants(&rows)
 }
 
 /// Consents of one session that ended after `since` (for listeners on other instances).
