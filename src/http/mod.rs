@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod consent;
 pub mod console;
+pub mod customer_links;
+pub mod customer_pages;
 pub mod customers;
 pub mod docs;
 pub mod extract;
@@ -46,6 +48,7 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
+        .merge(customer_links::router())
         .merge(auth::platform_router())
         .merge(keystroke::router())
         .merge(sessions::router())
@@ -57,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(console::router())
         .merge(privacy::router())
+        .merge(customer_pages::router())
         .route("/static/app.css", axum::routing::get(stylesheet))
         .layer(middleware::from_fn(web::security_headers));
 
