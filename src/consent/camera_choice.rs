@@ -22,7 +22,11 @@ pub enum CameraMode {
 }
 
 impl CameraMode {
-    pub const ALL: [CameraMode; 3] = [CameraMode::AudioOnly, CameraMode::OneWay, CameraMode::TwoWay];
+    pub const ALL: [CameraMode; 3] = [
+        CameraMode::AudioOnly,
+        CameraMode::OneWay,
+        CameraMode::TwoWay,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,7 +97,8 @@ impl CameraOptions {
             return Err("camera_choices.modes lists a mode twice".into());
         }
         if let Some(r) = &self.recording
-            && (r.retention_days.is_empty() || r.retention_days.iter().any(|d| !(1..=365).contains(d)))
+            && (r.retention_days.is_empty()
+                || r.retention_days.iter().any(|d| !(1..=365).contains(d)))
         {
             return Err("camera_choices.recording.retention_days must list 1..=365 days".into());
         }
@@ -102,7 +107,10 @@ impl CameraOptions {
 
     /// The video modes offered (every mode but audio only), in policy order.
     pub fn video_modes(&self) -> impl Iterator<Item = CameraMode> + '_ {
-        self.modes.iter().copied().filter(|m| *m != CameraMode::AudioOnly)
+        self.modes
+            .iter()
+            .copied()
+            .filter(|m| *m != CameraMode::AudioOnly)
     }
 }
 
@@ -183,7 +191,8 @@ pub fn validate(options: &CameraOptions, req: &ChoiceRequest) -> Result<CameraCh
         (false, Some(_), _) => return Err(ChoiceError::RetentionWithoutRecording),
         (true, days, Some(offer)) => {
             // The shortest period offered unless the customer picked one.
-            let days = days.unwrap_or_else(|| offer.retention_days.iter().copied().min().unwrap_or(1));
+            let days =
+                days.unwrap_or_else(|| offer.retention_days.iter().copied().min().unwrap_or(1));
             if !offer.retention_days.contains(&days) {
                 return Err(ChoiceError::NotOffered("this retention period"));
             }
@@ -274,7 +283,10 @@ mod tests {
         );
         let mut r = req("two_way");
         r.recording = Some("on".into());
-        assert_eq!(validate(&only_two_way, &r), Err(ChoiceError::NotOffered("recording")));
+        assert_eq!(
+            validate(&only_two_way, &r),
+            Err(ChoiceError::NotOffered("recording"))
+        );
         let mut r = req("two_way");
         r.recording = Some("on".into());
         r.retention_days = Some("365".into());
@@ -284,7 +296,10 @@ mod tests {
         );
         let mut r = req("two_way");
         r.retention_days = Some("7".into());
-        assert_eq!(validate(&options(), &r), Err(ChoiceError::RetentionWithoutRecording));
+        assert_eq!(
+            validate(&options(), &r),
+            Err(ChoiceError::RetentionWithoutRecording)
+        );
     }
 
     #[test]

@@ -218,7 +218,13 @@ pub async fn log_delivery(state: &AppState, link: &StoredLink) -> Result<(), Lin
         )
         .await?
     {
-        log(state, link, "customer_link_delivered", json!({"via": "webhook"})).await?;
+        log(
+            state,
+            link,
+            "customer_link_delivered",
+            json!({"via": "webhook"}),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -261,7 +267,13 @@ pub async fn redeem(state: &AppState, token: &str, code: &str) -> Result<StoredL
         )
         .await?;
         if attempts >= MAX_CODE_ATTEMPTS {
-            log(state, &link, "customer_link_locked", json!({"attempts": attempts})).await?;
+            log(
+                state,
+                &link,
+                "customer_link_locked",
+                json!({"attempts": attempts}),
+            )
+            .await?;
             return Err(LinkRefusal::Locked.into());
         }
         log(
@@ -308,10 +320,13 @@ pub async fn bind_device(
     link: &StoredLink,
     device_session: &str,
 ) -> Result<(), LinkError> {
-    Ok(
-        store::customer_links::bind_device(&state.db, &link.tenant_id, &link.link_id, device_session)
-            .await?,
+    Ok(store::customer_links::bind_device(
+        &state.db,
+        &link.tenant_id,
+        &link.link_id,
+        device_session,
     )
+    .await?)
 }
 
 /// What the customer has allowed in a session, as the agent and the platform see it.
@@ -334,7 +349,10 @@ pub async fn choice_state(
 ) -> Result<ChoiceState, LinkError> {
     let now = now_ms();
     let session = store::sessions::get(&state.db, tenant, session_id).await?;
-    if let Some(customer) = session.as_ref().and_then(|s| s.customer_ref.parse::<CustomerRef>().ok()) {
+    if let Some(customer) = session
+        .as_ref()
+        .and_then(|s| s.customer_ref.parse::<CustomerRef>().ok())
+    {
         let open = store::consents::in_force(
             &state.db,
             tenant,
@@ -349,7 +367,10 @@ pub async fn choice_state(
             .filter(|c| c.session_id.as_deref() == Some(session_id))
             .max_by_key(|c| c.granted_at)
         {
-            let choice = c.terms.as_deref().and_then(|t| serde_json::from_str(t).ok());
+            let choice = c
+                .terms
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok());
             return Ok(ChoiceState {
                 state: "decided",
                 choice,
@@ -435,17 +456,21 @@ pub async fn decide(
     if current.state == "decided" && current.choice.as_ref() == Some(&choice) {
         return Ok(choice); // the same tap twice changes nothing
     }
-    if current.consent_id.is_some() {
-        consent_service::withdraw(
-            state,
-            tenant,
-            &customer,
-            Purpose::Camera,
-            Some(session),
-            "customer_device",
-        )
-        .await?;
-    }
+    // The consents this choice replaces. The new one is granted first and the old ones ended
+    // after, so the session never shows "camera off" in between a change (the newest consent
+    // is the one in force: camera grants and the agent view read it).
+    let previous: Vec<_> = store::consents::in_force(
+        &state.db,
+        tenant,
+        &customer,
+        Purpose::Camera.as_str(),
+        Some(session),
+        now_ms(),
+    )
+    .await?
+    .into_iter()
+    .filter(|c| c.session_id.as_deref() == Some(session))
+    .collect();
     let terms = serde_json::to_value(&choice).map_err(|_| LinkError::Random)?;
     let mut consent_id = None;
     if choice.mode != CameraMode::AudioOnly {
@@ -484,6 +509,10 @@ pub async fn decide(
         )
         .await?;
         consent_id = Some(granted.consent.consent_id);
+    }
+    for old in &previous {
+        consent_service::end_consent(state, tenant, old, "withdrawn", "customer_device", now_ms())
+            .await?;
     }
     store::customer_links::set_last_choice(&state.db, tenant, &link.link_id, &terms.to_string())
         .await?;
@@ -539,7 +568,13 @@ pub async fn agent_links(
             if store::customer_links::mark_code_shown(&state.db, tenant, &link.link_id, agent)
                 .await?
             {
-                log(state, &link, "customer_link_code_shown", json!({"agent": agent})).await?;
+                log(
+                    state,
+                    &link,
+                    "customer_link_code_shown",
+                    json!({"agent": agent}),
+                )
+                .await?;
             }
             link.agent_code.clone()
         } else {

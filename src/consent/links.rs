@@ -130,7 +130,11 @@ pub struct SessionFacts<'a> {
 /// May a link of `purpose` be minted for this session now? Camera links need a live session
 /// (the customer decides on their own phone, confirmed by the code); privacy links also need
 /// the customer verified, recently.
-pub fn check_mint(purpose: LinkPurpose, s: &SessionFacts<'_>, now_ms: i64) -> Result<(), MintRefusal> {
+pub fn check_mint(
+    purpose: LinkPurpose,
+    s: &SessionFacts<'_>,
+    now_ms: i64,
+) -> Result<(), MintRefusal> {
     if s.expires_at <= now_ms {
         return Err(MintRefusal::SessionEnded);
     }

@@ -103,7 +103,7 @@ pub async fn insert(
     .map_err(StoreError::from_insert)?;
     if let Some((outbox_id, payload)) = outbox {
         super::factors::enqueue(
-            &mut *tx,
+            &mut tx,
             outbox_id,
             link.tenant,
             "customer_link",
@@ -234,13 +234,12 @@ pub async fn count_wrong_code(
     .bind(link_id)
     .execute(&db.pool)
     .await?;
-    let row = sqlx::query(
-        "SELECT attempts FROM customer_links WHERE tenant_id = $1 AND link_id = $2",
-    )
-    .bind(tenant.as_str())
-    .bind(link_id)
-    .fetch_one(&db.pool)
-    .await?;
+    let row =
+        sqlx::query("SELECT attempts FROM customer_links WHERE tenant_id = $1 AND link_id = $2")
+            .bind(tenant.as_str())
+            .bind(link_id)
+            .fetch_one(&db.pool)
+            .await?;
     Ok(row.try_get("attempts")?)
 }
 
@@ -291,13 +290,11 @@ pub async fn set_last_choice(
     link_id: &str,
     choice: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE customer_links SET last_choice = $1 WHERE tenant_id = $2 AND link_id = $3",
-    )
-    .bind(choice)
-    .bind(tenant.as_str())
-    .bind(link_id)
-    .execute(&db.pool)
-    .await?;
+    sqlx::query("UPDATE customer_links SET last_choice = $1 WHERE tenant_id = $2 AND link_id = $3")
+        .bind(choice)
+        .bind(tenant.as_str())
+        .bind(link_id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }

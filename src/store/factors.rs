@@ -252,7 +252,15 @@ pub async fn insert_one_time_code(db: &Db, c: &NewOneTimeCode<'_>) -> Result<(),
     .bind(c.now)
     .execute(&mut *tx)
     .await?;
-    enqueue(&mut *tx, c.outbox_id, c.tenant, "one_time_code", c.payload, c.now).await?;
+    enqueue(
+        &mut tx,
+        c.outbox_id,
+        c.tenant,
+        "one_time_code",
+        c.payload,
+        c.now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

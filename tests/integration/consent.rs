@@ -177,7 +177,7 @@ both_backends!(
         assert!(notice["text"]["nl"].is_string() && notice["text"]["sv"].is_string());
         let resp = app
         .post_json("/v1/consents", &f.key, json!({
-            "customer_ref": "cust-1", "purpose": "voiceprint_enrolment", "notice_version": "1.0.0",
+            "customer_ref": "cust-1", "purpose": "voiceprint_enrolment", "notice_version": "1.1.0",
             "language": "nl", "capture": {"method": "dtmf", "ivr_call_id": "call-77"}
         }))
         .await;

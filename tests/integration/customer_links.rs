@@ -15,10 +15,27 @@ use trustline::{
     tenants::{Scope, Sector},
 };
 
-use crate::common::{TestApp, expect_problem};
+use crate::common::{Backend, TestApp, expect_problem};
 use crate::web_login::{
-    Provider, begin, callback, claims, cookie_pair, no_redirects, set_cookie, setup,
+    Provider, begin, callback, claims, cookie_pair, no_redirects, set_cookie, setup, start,
 };
+
+/// Both backends, with the pages' settings of the login tests (plain-HTTP cookies on loopback).
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)(start(Backend::Sqlite).await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)(start(Backend::Postgres).await).await;
+            }
+        }
+    };
+}
 
 /// A webhook receiver that accepts everything and keeps (signature, body).
 #[derive(Clone, Default)]
@@ -71,7 +88,9 @@ async fn fixture(app: &TestApp) -> Fixture {
         )
         .await;
     let (url, hook) = start_hook().await;
-    let resp = app.put_json("/v1/webhook", &key, json!({ "url": url })).await;
+    let resp = app
+        .put_json("/v1/webhook", &key, json!({ "url": url }))
+        .await;
     assert!(resp.status().is_success(), "{}", resp.status());
     let body: Value = resp.json().await.unwrap();
     let webhook_secret = hex::decode(body["secret"].as_str().unwrap()).unwrap();
@@ -116,9 +135,13 @@ async fn session(app: &TestApp, key: &str, cref: &str) -> String {
 /// Deliver queued webhook messages (what the outbox worker does) and return the links they
 /// carried, newest last.
 async fn delivered_links(app: &TestApp, f: &Fixture) -> Vec<Value> {
-    deliver_due(&app.state.db, &reqwest::Client::new(), &OutboxConfig::default())
-        .await
-        .unwrap();
+    deliver_due(
+        &app.state.db,
+        &reqwest::Client::new(),
+        &OutboxConfig::default(),
+    )
+    .await
+    .unwrap();
     f.hook
         .seen
         .lock()
@@ -261,7 +284,7 @@ async fn log_kinds(app: &TestApp, sid: &str) -> Vec<String> {
         .collect()
 }
 
-both_backends!(
+both!(
     camera_consent_end_to_end_through_the_link,
     |app: TestApp| async move {
         let f = fixture(&app).await;
@@ -320,10 +343,16 @@ both_backends!(
         assert!(!link.to_string().contains(&code));
 
         let (customer, location) = redeem(&app, &token, &code).await;
-        assert_eq!(location, format!("/camera/{}", asked["link_id"].as_str().unwrap()));
+        assert_eq!(
+            location,
+            format!("/camera/{}", asked["link_id"].as_str().unwrap())
+        );
         let (status, html) = get_page(&app, &location, Some(&customer)).await;
         assert_eq!(status, 200, "{html}");
-        assert!(html.contains("data-version=\"1.1.0\""), "current notice shown");
+        assert!(
+            html.contains("data-version=\"1.1.0\""),
+            "current notice shown"
+        );
         assert_eq!(
             attr_after(&html, "data-testid=\"current-choice\"", "data-mode").unwrap(),
             "none"
@@ -357,7 +386,8 @@ both_backends!(
         assert_eq!(claims["choice"]["recording_allowed"], false);
         let first_consent = claims["consent_id"].clone();
         let seen = json_of(
-            app.get(&format!("/v1/sessions/{sid}/camera-choice"), &f.key).await,
+            app.get(&format!("/v1/sessions/{sid}/camera-choice"), &f.key)
+                .await,
             200,
         )
         .await;
@@ -366,7 +396,11 @@ both_backends!(
         // Choices the policy does not offer: typed refusals, nothing changes.
         for bad in [
             vec![("mode", "three_way")],
-            vec![("mode", "two_way"), ("recording", "on"), ("retention_days", "365")],
+            vec![
+                ("mode", "two_way"),
+                ("recording", "on"),
+                ("retention_days", "365"),
+            ],
             vec![("mode", "two_way"), ("retention_days", "7")],
         ] {
             let resp = choose(&app, &customer, &location, &bad).await;
@@ -383,7 +417,11 @@ both_backends!(
             &app,
             &customer,
             &location,
-            &[("mode", "one_way"), ("recording", "on"), ("retention_days", "30")],
+            &[
+                ("mode", "one_way"),
+                ("recording", "on"),
+                ("retention_days", "30"),
+            ],
         )
         .await;
         assert_eq!(resp.status(), 303);
@@ -454,7 +492,10 @@ both_backends!(
         assert_eq!(body["redeemed_by"], "customer_device");
         assert_eq!(body["code_read_out_by"], "agent-7");
         assert!(!body["minted_by"].as_str().unwrap().is_empty());
-        assert!(!requested[0].body.contains(&code), "the code never reaches the log");
+        assert!(
+            !requested[0].body.contains(&code),
+            "the code never reaches the log"
+        );
     }
 );
 
@@ -478,7 +519,7 @@ async fn next_event(stream: &mut reqwest::Response) -> Value {
     }
 }
 
-both_backends!(
+both!(
     forwarded_locked_and_expired_links_are_refused,
     |app: TestApp| async move {
         let f = fixture(&app).await;
@@ -508,7 +549,12 @@ both_backends!(
         let r = post_form(&app, &format!("/l/{token}"), None, &[("code", &code)]).await;
         assert_eq!(r.status(), 410);
         assert_eq!(reason(&r.text().await.unwrap()), "link_locked");
-        assert!(log_kinds(&app, &sid).await.iter().any(|k| k == "customer_link_locked"));
+        assert!(
+            log_kinds(&app, &sid)
+                .await
+                .iter()
+                .any(|k| k == "customer_link_locked")
+        );
 
         // An unknown or altered token.
         let (status, html) = get_page(&app, "/l/not-a-token", None).await;
@@ -528,12 +574,14 @@ both_backends!(
         .await;
         let token2 = token_of(delivered_links(&app, &f).await[1]["url"].as_str().unwrap());
         let code2 = agent_code(&app, &agent, &sid, "camera").await;
-        sqlx::query("UPDATE customer_links SET expires_at = $1 WHERE tenant_id = 'acme' AND link_id = $2")
-            .bind(store::now_ms() - 1)
-            .bind(asked["link_id"].as_str().unwrap())
-            .execute(&app.state.db.pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE customer_links SET expires_at = $1 WHERE tenant_id = 'acme' AND link_id = $2",
+        )
+        .bind(store::now_ms() - 1)
+        .bind(asked["link_id"].as_str().unwrap())
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
         let r = post_form(&app, &format!("/l/{token2}"), None, &[("code", &code2)]).await;
         assert_eq!(r.status(), 410);
         assert_eq!(reason(&r.text().await.unwrap()), "link_expired");
@@ -576,8 +624,12 @@ both_backends!(
 
         // Sessions the platform does not own, and the wrong scope.
         expect_problem(
-            app.post_json("/v1/sessions/nope/camera-consent-requests", &f.key, json!({}))
-                .await,
+            app.post_json(
+                "/v1/sessions/nope/camera-consent-requests",
+                &f.key,
+                json!({}),
+            )
+            .await,
             404,
             "session_not_found",
         )
@@ -619,7 +671,12 @@ async fn verified_session(app: &TestApp, cref: &str) -> String {
     let key = app
         .tenant_with_key("acme", Sector::Retail, &[Scope::Sessions, Scope::Enrol])
         .await;
-    if app.get(&format!("/v1/customers/{cref}"), &key).await.status() == 404 {
+    if app
+        .get(&format!("/v1/customers/{cref}"), &key)
+        .await
+        .status()
+        == 404
+    {
         let resp = app
             .put_json(
                 &format!("/v1/customers/{cref}"),
@@ -683,7 +740,14 @@ pub(crate) async fn privacy_link_session(
         201,
     )
     .await;
-    let token = token_of(asked["embed_url"].as_str().unwrap().split('?').next().unwrap());
+    let token = token_of(
+        asked["embed_url"]
+            .as_str()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap(),
+    );
     let agent = agent_cookie(app, p).await;
     let code = agent_code(app, &agent, &sid, "privacy").await;
     let (cookie, location) = redeem(app, &token, &code).await;
@@ -694,7 +758,7 @@ pub(crate) async fn privacy_link_session(
     cookie
 }
 
-both_backends!(
+both!(
     privacy_links_need_a_fresh_verification_and_the_agents_code,
     |app: TestApp| async move {
         let f = fixture(&app).await;
@@ -756,17 +820,22 @@ both_backends!(
         let agent = agent_cookie(&app, &f.provider).await;
         let (_, html) = get_page(&app, &format!("/agent/sessions/{sid}"), Some(&agent)).await;
         assert!(
-            html.contains(&format!("data-link=\"{}\" data-status=\"locked\"", asked["link_id"].as_str().unwrap())),
+            html.contains(&format!(
+                "data-link=\"{}\" data-status=\"locked\"",
+                asked["link_id"].as_str().unwrap()
+            )),
             "{html}"
         );
 
         // A verification older than ten minutes is not enough (time passes).
-        sqlx::query("UPDATE sessions SET verified_at = $1 WHERE tenant_id = 'acme' AND session_id = $2")
-            .bind(store::now_ms() - 11 * 60 * 1000)
-            .bind(&sid)
-            .execute(&app.state.db.pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE sessions SET verified_at = $1 WHERE tenant_id = 'acme' AND session_id = $2",
+        )
+        .bind(store::now_ms() - 11 * 60 * 1000)
+        .bind(&sid)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
         expect_problem(
             app.post_json(
                 &format!("/v1/sessions/{sid}/privacy-link-requests"),
@@ -785,6 +854,9 @@ both_backends!(
         assert_eq!(status, 200);
         assert!(html.contains("C-9"));
         let kinds = log_kinds(&app, &sid).await;
-        assert!(kinds.iter().any(|k| k == "customer_link_locked"), "{kinds:?}");
+        assert!(
+            kinds.iter().any(|k| k == "customer_link_locked"),
+            "{kinds:?}"
+        );
     }
 );

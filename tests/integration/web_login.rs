@@ -250,7 +250,7 @@ fn loopback(settings: trustline::config::Settings) -> trustline::config::Setting
     s
 }
 
-async fn start(backend: Backend) -> TestApp {
+pub(crate) async fn start(backend: Backend) -> TestApp {
     TestApp::start_with(backend, loopback).await
 }
 
@@ -666,7 +666,16 @@ both!(
             .iter()
             .map(|e| e["kind"].as_str().unwrap())
             .collect();
-        assert_eq!(kinds, vec!["consent_granted", "consent_withdrawn"]);
+        let consent_kinds: Vec<&str> = kinds
+            .iter()
+            .copied()
+            .filter(|k| k.starts_with("consent_"))
+            .collect();
+        assert_eq!(consent_kinds, vec!["consent_granted", "consent_withdrawn"]);
+        // The privacy link that opened the centre is in the customer's log too.
+        assert!(
+            kinds.contains(&"customer_link_requested") && kinds.contains(&"customer_link_redeemed")
+        );
 
         // Enough other entries for two pages.
         for i in 0..60 {
@@ -709,15 +718,16 @@ both!(
             .next()
             .unwrap()
             .replace("&amp;", "&");
+        // 60 appended + the 2 decisions of the verified session that opened the privacy link.
         let (_, html) = page(&app, &next, &staff).await;
-        assert_eq!(html.matches("<tr data-kind=\"decision\"").count(), 10);
+        assert_eq!(html.matches("<tr data-kind=\"decision\"").count(), 12);
         assert_eq!(page(&app, "/console?customer=%22%25", &staff).await.0, 400);
         assert_eq!(page(&app, "/console?from=yesterday", &staff).await.0, 400);
 
         // Exports: every matching row, header + rows (CSV) or one object per line (JSONL).
         let (status, csv) = page(&app, "/console/export.csv?kind=decision", &staff).await;
         assert_eq!(status, 200);
-        assert_eq!(csv.lines().count(), 61);
+        assert_eq!(csv.lines().count(), 63);
         assert!(csv.starts_with("index,created_at_ms,kind,"));
         let (_, jsonl) = page(
             &app,
