@@ -50,6 +50,8 @@ pub struct AppState {
     /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
     pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Live voice streams of this process (one per session) and their events hub.
+    pub voice_streams: Arc<biometrics::voice::live::StreamRegistry>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +120,7 @@ impl AppState {
             ledger,
             consents,
             metrics: telemetry::metrics_handle(),
+            voice_streams: Arc::default(),
         })
     }
 }

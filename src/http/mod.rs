@@ -13,6 +13,7 @@ pub mod privacy;
 pub mod problem;
 pub mod sessions;
 pub mod voice;
+pub mod voice_stream;
 pub mod web;
 pub mod wellknown;
 
@@ -50,7 +51,8 @@ pub fn app(state: AppState) -> Router {
         .merge(keystroke::router())
         .merge(sessions::router())
         .merge(consent::router())
-        .merge(voice::router());
+        .merge(voice::router())
+        .merge(voice_stream::router());
 
     // People-facing pages: HTML, strict security headers, no scripts.
     let pages = Router::new()

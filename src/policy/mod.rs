@@ -811,4 +811,4 @@ impl PolicySet {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

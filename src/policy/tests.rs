@@ -2,7 +2,8 @@
 
 use super::*;
 
-fn shipped() -> Vec<(String, Vec<u8>)> {
+/// The shipped sector files, as `(sectors/<name>, bytes)`.
+pub(crate) fn shipped() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/sectors");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -16,20 +16,7 @@ fn policies() -> PolicySet {
 }
 
 fn sector_files() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/sectors");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
-        .map(|p| {
-            (
-                format!("sectors/{}", p.file_name().unwrap().to_string_lossy()),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
+    crate::policy::tests::shipped()
 }
 
 /// The shipped sector files with one file's text edited.
