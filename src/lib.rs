@@ -52,6 +52,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Live voice streams of this process (one per session) and their events hub.
     pub voice_streams: Arc<biometrics::voice::live::StreamRegistry>,
+    /// Argon2 (PIN) work, at most `argon2_max_concurrent` at once.
+    pub password_hashing: Arc<factors::hashing::HashPool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +111,7 @@ impl AppState {
         let scorers = Arc::new(sessions::ScorerRegistry::default());
         biometrics::keystroke::service::register_scorers(&scorers, &models);
         biometrics::voice::scorer::register_scorer(&scorers, &models);
+        let settings_argon2_max_concurrent = settings.argon2_max_concurrent;
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -121,6 +124,9 @@ impl AppState {
             consents,
             metrics: telemetry::metrics_handle(),
             voice_streams: Arc::default(),
+            password_hashing: Arc::new(factors::hashing::HashPool::new(
+                settings_argon2_max_concurrent,
+            )),
         })
     }
 }
