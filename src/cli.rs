@@ -258,6 +258,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?
         }
+        Command::Eval(crate::eval::EvalCommand::Spoof {
+            bona_fide,
+            attacks,
+            telephone,
+        }) => {
+            let summary = tokio::task::spawn_blocking(move || {
+                crate::eval::spoof::run(&settings, &bona_fide, &attacks, telephone)
+            })
+            .await??;
+            println!("{summary}");
+            Ok(())
+        }
         Command::Bench(crate::eval::BenchCommand::Voice {
             seconds,
             iterations,

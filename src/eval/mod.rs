@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod keystroke;
 pub mod rates;
+pub mod spoof;
 pub mod voice;
 pub mod voice_net_speech;
 
@@ -57,6 +58,19 @@ pub enum EvalCommand {
         /// With --net-speech: clips per speaker to enrol on (the rest make the probes).
         #[arg(long, default_value_t = 2)]
         enrol_clips: usize,
+    },
+    /// Presentation-attack detection (AASIST) per attack species: APCER per species and
+    /// BPCER (ISO/IEC 30107-3) at the shipped threshold and at BPCER 5 %. Species are the
+    /// sub-folders of `--attacks` (`models/voice/make_attacks.sh` builds them).
+    Spoof {
+        /// Bona fide speech, `<speaker>/<clip>.wav` (dev speakers are left out).
+        #[arg(long)]
+        bona_fide: PathBuf,
+        #[arg(long)]
+        attacks: PathBuf,
+        /// Pass every clip through the telephone channel; the telephone threshold applies.
+        #[arg(long)]
+        telephone: bool,
     },
 }
 

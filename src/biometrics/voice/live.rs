@@ -28,10 +28,10 @@ use super::{
 use crate::{
     AppState,
     biometrics::audio::framing::{Frame, FrameError, Framer, StreamFormat},
-    policy::Modality,
+    policy::{AlertAction, Modality},
     sessions::{
         BiometricScore, Outcome, SessionError,
-        engine::{self, REPLAY_SUSPECTED, sample_matches},
+        engine::{self, REPLAY_SUSPECTED, SPOOF_SUSPECTED, sample_matches},
         service::{self as sessions, StreamSession},
     },
     store::now_ms,
@@ -169,6 +169,16 @@ pub struct Pushed {
     pub end: bool,
 }
 
+/// The AASIST check of a stream. It runs beside the scoring, off the latency-critical path:
+/// where the policy only flags, a match is reported without waiting for it (its alert joins
+/// the evidence when it is done, at the latest when the stream ends); where the policy blocks,
+/// a match waits for it.
+enum SpoofCheck {
+    NotStarted,
+    Running(tokio::task::JoinHandle<Option<bool>>),
+    Done(bool),
+}
+
 pub struct LiveStream {
     state: AppState,
     tenant: TenantId,
@@ -184,6 +194,8 @@ pub struct LiveStream {
     /// the end; once seen, it stays).
     replay: ReplayMatch,
     fingerprint: Option<Fingerprint>,
+    /// The AASIST presentation-attack check, run once on the speech of the first score.
+    spoof: SpoofCheck,
     engine: Arc<VoiceEngine>,
     model_id: String,
     model_version: String,
@@ -243,6 +255,7 @@ impl LiveStream {
             seen: Arc::new(seen),
             replay: ReplayMatch::None,
             fingerprint: None,
+            spoof: SpoofCheck::NotStarted,
             engine,
             model_id: join(|v| v.0.as_str()),
             model_version: join(|v| v.1.as_str()),
@@ -319,19 +332,24 @@ impl LiveStream {
             self.fingerprint = Some(f);
         }
         let scored = result?;
-        let score = BiometricScore {
+        self.start_spoof_check();
+        let mut score = BiometricScore {
             modality: Modality::Voice,
             model_id: self.model_id.clone(),
             model_version: self.model_version.clone(),
             score: f64::from(scored.scores.fused),
             fmr: scored.decision_fmr,
-            alerts: if self.replay.is_replay() {
-                vec![REPLAY_SUSPECTED.to_string()]
-            } else {
-                Vec::new()
-            },
+            alerts: self.alerts(false).await,
         };
-        let matched = sample_matches(&self.session.policy, self.session.channel, &score);
+        let mut matched = sample_matches(&self.session.policy, self.session.channel, &score);
+        if matched
+            && !self.matched_sent
+            && self.session.policy.presentation_attack.spoof == AlertAction::Block
+        {
+            // The policy blocks attacks: a first match waits for the detector.
+            score.alerts = self.alerts(true).await;
+            matched = sample_matches(&self.session.policy, self.session.channel, &score);
+        }
         let net = scored.net_speech_ms;
         self.latest = Some((score.clone(), scored));
         // Commit when the stream first matches, and when it has heard enough without a match.
@@ -355,6 +373,44 @@ impl LiveStream {
         Ok(())
     }
 
+    /// Start AASIST on the speech accumulated so far (once).
+    fn start_spoof_check(&mut self) {
+        let (Some(acc), Some(thresholds), SpoofCheck::NotStarted) =
+            (self.acc.as_ref(), self.engine.spoof, &self.spoof)
+        else {
+            return;
+        };
+        let speech = acc.speech().to_vec();
+        let telephone = acc.telephone();
+        let models = self.state.models.clone();
+        self.spoof = SpoofCheck::Running(tokio::task::spawn_blocking(move || {
+            let model = models.get(super::AASIST).ok()?;
+            let score = model
+                .run(|s| super::antispoof::bona_fide_score(s, &speech))
+                .ok()?;
+            Some(thresholds.flagged(score, telephone))
+        }));
+    }
+
+    /// The alerts the stream's evidence carries now; `wait`: let the detector finish first.
+    async fn alerts(&mut self, wait: bool) -> Vec<String> {
+        if let SpoofCheck::Running(handle) = &mut self.spoof
+            && (wait || handle.is_finished())
+        {
+            // A detector that failed flags nothing (as a posted sample without AASIST).
+            let flagged = handle.await.ok().flatten().unwrap_or(false);
+            self.spoof = SpoofCheck::Done(flagged);
+        }
+        let mut alerts = Vec::new();
+        if matches!(self.spoof, SpoofCheck::Done(true)) {
+            alerts.push(SPOOF_SUSPECTED.to_string());
+        }
+        if self.replay.is_replay() {
+            alerts.push(REPLAY_SUSPECTED.to_string());
+        }
+        alerts
+    }
+
     async fn check_replay_of_all(&mut self) -> Result<(), StreamError> {
         let acc = self.acc.take().ok_or(StreamError::SessionEnded)?;
         let (engine, seen) = (self.engine.clone(), self.seen.clone());
@@ -366,12 +422,8 @@ impl LiveStream {
         .await
         .map_err(|e| StreamError::Internal(e.to_string()))?;
         self.acc = Some(acc);
-        if m.is_replay() && !self.replay.is_replay() {
+        if m.is_replay() {
             self.replay = m;
-            // The score the session holds must carry the alert.
-            if let Some((score, _)) = &mut self.latest {
-                score.alerts = vec![REPLAY_SUSPECTED.to_string()];
-            }
         }
         self.fingerprint = Some(f);
         Ok(())
@@ -422,6 +474,11 @@ impl LiveStream {
         } else if pending {
             // Scored already on all of it: still check all of it for a replay.
             self.check_replay_of_all().await?;
+        }
+        // The final score carries every alert, the detector's included.
+        let alerts = self.alerts(true).await;
+        if let Some((score, _)) = &mut self.latest {
+            score.alerts = alerts;
         }
         let Some((score, _)) = self.latest.clone() else {
             return Err(StreamError::NoSpeech);
