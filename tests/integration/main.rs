@@ -10,6 +10,7 @@ mod common;
 mod api;
 mod consent;
 mod crash;
+mod integrity;
 mod keystroke;
 mod ledger;
 mod policies;
