@@ -582,10 +582,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     });
     // Deliver one-time codes to tenants' webhooks (outbox; retries with backoff).
-    crate::factors::outbox::spawn_worker(state.db.clone(), Default::default());
-    axum::serve(listener, crate::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    crate::factors::outbox::spawn_worker(
+        state.db.clone(),
+        crate::factors::outbox::OutboxConfig {
+            allow_private: state.settings.webhook_allow_private.clone(),
+            ..Default::default()
+        },
+    );
+    let limits = crate::http::limits::ConnectionLimits::from_settings(&state.settings);
+    crate::http::limits::serve(listener, crate::app(state), limits, shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -89,6 +89,23 @@ pub struct RawSettings {
     /// Mark browser cookies `Secure` (and use the `__Host-` prefix). May be turned off only
     /// when `public_url` is plain-HTTP loopback (local tests).
     pub cookie_secure: bool,
+    /// Argon2 (PIN) hashes and verifications running at once; each holds 19 MiB.
+    pub argon2_max_concurrent: usize,
+    /// A connection must deliver a complete request head within this time, both when it opens
+    /// and between keep-alive requests (so it is also the idle timeout), or it is closed.
+    pub http_header_read_timeout_secs: u64,
+    /// Open connections per instance; beyond it new ones get 503 `overloaded` and are closed.
+    pub http_max_connections: usize,
+    /// Webhook hosts allowed despite resolving to loopback, private, link-local or other
+    /// non-public addresses: exact host names or IP addresses, or CIDR blocks (`127.0.0.0/8`).
+    /// Empty (the default) refuses them all. For test setups and on-premises platforms.
+    pub webhook_allow_private: Vec<String>,
+    /// Requests per API key per window on verification, factor and link endpoints.
+    pub rate_limit_per_key: u32,
+    /// Requests per (API key, customer reference) per window on the same endpoints.
+    pub rate_limit_per_customer: u32,
+    /// Length of a rate-limit window in seconds.
+    pub rate_limit_window_secs: u64,
     /// Where signed checkpoints (C2SP tlog-checkpoint) and witness cosignatures are appended,
     /// outside the database. Default: `data_dir/checkpoints`. Instances sharing a database
     /// should share this directory too (or each keep its own and be verified each).
@@ -129,6 +146,13 @@ impl Default for RawSettings {
             checkpoint_dir: None,
             log_origin_prefix: None,
             witnesses: Vec::new(),
+            argon2_max_concurrent: 2,
+            http_header_read_timeout_secs: 10,
+            http_max_connections: 1024,
+            webhook_allow_private: Vec::new(),
+            rate_limit_per_key: 6000,
+            rate_limit_per_customer: 60,
+            rate_limit_window_secs: 60,
         }
     }
 }
@@ -159,6 +183,19 @@ pub struct Settings {
     pub checkpoint_dir: PathBuf,
     pub log_origin_prefix: String,
     pub witnesses: Vec<WitnessSetting>,
+    pub argon2_max_concurrent: usize,
+    pub http_header_read_timeout: Duration,
+    pub http_max_connections: usize,
+    pub webhook_allow_private: crate::factors::webhook_guard::AllowList,
+    pub rate_limits: RateLimits,
+}
+
+/// Fixed-window request limits, shared by instances through the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_key: u32,
+    pub per_customer: u32,
+    pub window: Duration,
 }
 
 impl Settings {
@@ -291,6 +328,41 @@ impl RawSettings {
         let checkpoint_dir = self
             .checkpoint_dir
             .unwrap_or_else(|| self.data_dir.join("checkpoints"));
+        if !(1..=64).contains(&self.argon2_max_concurrent) {
+            return Err(ConfigError::Invalid {
+                setting: "argon2_max_concurrent",
+                reason: "must be between 1 and 64".into(),
+            });
+        }
+        if !(1..=300).contains(&self.http_header_read_timeout_secs) {
+            return Err(ConfigError::Invalid {
+                setting: "http_header_read_timeout_secs",
+                reason: "must be between 1 and 300".into(),
+            });
+        }
+        if !(1..=1_000_000).contains(&self.http_max_connections) {
+            return Err(ConfigError::Invalid {
+                setting: "http_max_connections",
+                reason: "must be between 1 and 1000000".into(),
+            });
+        }
+        let webhook_allow_private = crate::factors::webhook_guard::AllowList::parse(
+            &self.webhook_allow_private,
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            setting: "webhook_allow_private",
+            reason,
+        })?;
+        if self.rate_limit_per_key == 0
+            || self.rate_limit_per_customer == 0
+            || !(1..=86_400).contains(&self.rate_limit_window_secs)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "rate_limit_per_key",
+                reason: "rate limits must be at least 1 and rate_limit_window_secs 1..=86400"
+                    .into(),
+            });
+        }
         let onnxruntime_library = self
             .onnxruntime_library
             .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
@@ -313,6 +385,15 @@ impl RawSettings {
             checkpoint_dir,
             log_origin_prefix,
             witnesses: self.witnesses,
+            argon2_max_concurrent: self.argon2_max_concurrent,
+            http_header_read_timeout: Duration::from_secs(self.http_header_read_timeout_secs),
+            http_max_connections: self.http_max_connections,
+            webhook_allow_private,
+            rate_limits: RateLimits {
+                per_key: self.rate_limit_per_key,
+                per_customer: self.rate_limit_per_customer,
+                window: Duration::from_secs(self.rate_limit_window_secs),
+            },
         })
     }
 }

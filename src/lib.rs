@@ -52,6 +52,8 @@ pub struct AppState {
     /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
     pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Argon2 (PIN) work, at most `argon2_max_concurrent` at once.
+    pub password_hashing: Arc<factors::hashing::HashPool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,7 @@ impl AppState {
         let scorers = Arc::new(sessions::ScorerRegistry::default());
         biometrics::keystroke::service::register_scorers(&scorers, &models);
         biometrics::voice::scorer::register_scorer(&scorers, &models);
+        let settings_argon2_max_concurrent = settings.argon2_max_concurrent;
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -123,6 +126,9 @@ impl AppState {
             ledger,
             consents,
             metrics: telemetry::metrics_handle(),
+            password_hashing: Arc::new(factors::hashing::HashPool::new(
+                settings_argon2_max_concurrent,
+            )),
         })
     }
 }

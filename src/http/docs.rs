@@ -7,6 +7,7 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
+use super::openapi_errors::ErrorResponses;
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -53,7 +54,7 @@ use crate::AppState;
         super::voice::delete_voiceprint,
     ),
     components(schemas(super::problem::Problem, crate::biometrics::voice::scorer::VoiceSample)),
-    modifiers(&ApiKeyScheme),
+    modifiers(&ApiKeyScheme, &ErrorResponses),
     tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"), (name = "consent", description = "Consent, camera grants, and the tamper-evident log (API key)"))
 )]
 pub struct ApiDoc;

@@ -10,8 +10,12 @@ pub mod extract;
 pub mod health;
 pub mod i18n;
 pub mod keystroke;
+pub mod limits;
+pub mod openapi_errors;
 pub mod privacy;
 pub mod problem;
+pub mod rate_limit;
+pub mod rejections;
 pub mod sessions;
 pub mod voice;
 pub mod web;
@@ -72,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(rejections::as_problem))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::from_fn_with_state(timeout, deadline))
         .layer(

@@ -690,23 +690,32 @@ pub async fn submit_factor(
         // The tenant knows it never registered this customer: nothing more is revealed.
         return Err(SessionError::Factor(FactorError::NotRegistered));
     }
-    match engine::factor_gate(&policy.lockout, &customer_state.lockout, kind, now_ms()) {
-        Ok(()) => {}
-        Err(Some(at)) => return Err(SessionError::Delayed(kind, at)),
-        Err(None) => return Err(SessionError::FactorLocked(kind)),
-    }
+    // Claim the attempt in the database before the code is compared: concurrent attempts (on
+    // any instance) cannot all pass the gate on one counter value.
+    let seen = customer_state.lockout.code_failures.get(&kind).copied();
+    let reservation =
+        super::attempts::reserve(state, tenant, &customer, &policy.lockout, kind, seen).await?;
     let result = factors::verify(state, tenant, &customer, session_id, kind, code).await;
     let success = match result {
         Ok(ok) => ok,
         Err(e @ (FactorError::Replayed | FactorError::OutsideWindow)) => {
+            reservation.release(state, tenant, &customer).await?;
             audit::factor_attempt(state, tenant, &customer, session_id, kind, refused(&e)).await?;
             return Err(e.into());
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // Not compared (not enrolled, bad input, storage): nothing to count.
+            if let Err(release) = reservation.release(state, tenant, &customer).await {
+                tracing::warn!(error = %release, "lockout reservation not released");
+            }
+            return Err(e.into());
+        }
     };
     let now = now_ms();
-    store::sessions::record_factor(&state.db, tenant, &customer, kind.as_str(), success, now)
-        .await?;
+    if success {
+        reservation.succeeded(state, tenant, &customer, now).await?;
+    }
+    // A failure is already counted: the reservation was the increment.
     audit::factor_attempt(
         state,
         tenant,

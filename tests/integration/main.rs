@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+mod abuse;
 mod api;
 mod consent;
 mod crash;
