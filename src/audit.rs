@@ -24,7 +24,10 @@ pub async fn verify_tenant(
 }
 
 /// As [`verify_tenant`] with the running service's keys, checkpoint files and clock.
-pub async fn verify_in_service(state: &AppState, tenant: &str) -> Result<VerifyReport, LedgerError> {
+pub async fn verify_in_service(
+    state: &AppState,
+    tenant: &str,
+) -> Result<VerifyReport, LedgerError> {
     let checkpoints = state
         .ledger
         .checkpoints()

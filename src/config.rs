@@ -299,7 +299,9 @@ impl RawSettings {
         let log_origin_prefix = match self.log_origin_prefix {
             Some(p) => p.trim_end_matches('/').to_string(),
             None => {
-                let host = public_url.split_once("://").map_or(public_url.as_str(), |(_, h)| h);
+                let host = public_url
+                    .split_once("://")
+                    .map_or(public_url.as_str(), |(_, h)| h);
                 format!("{host}/log")
             }
         };

@@ -65,7 +65,9 @@ pub async fn check_consents(
         for row in &rows {
             let fault = |what: String| Some(format!("consent {}: {what}", row.consent_id));
             let found = match grants.get(&row.consent_id) {
-                None => fault("no consent_granted entry in the log records it (row planted)".into()),
+                None => {
+                    fault("no consent_granted entry in the log records it (row planted)".into())
+                }
                 Some(logged) => {
                     let diffs = logged.grant.differences(row);
                     if !diffs.is_empty() {
@@ -93,9 +95,9 @@ pub async fn check_consents(
                                     row.end_ledger_index, end.index
                                 ))
                             }
-                            (None, _) if row.end_ledger_index.is_some() => fault(
-                                "its row names an end entry the log does not have".into(),
-                            ),
+                            (None, _) if row.end_ledger_index.is_some() => {
+                                fault("its row names an end entry the log does not have".into())
+                            }
                             _ => None,
                         }
                     }
@@ -126,8 +128,10 @@ async fn customer_matches(
     logged: &Logged,
 ) -> Result<bool, LedgerError> {
     match store::ledger::salt(db, tenant, customer).await? {
-        Some(salt) => Ok(logged.commitment.as_deref()
-            == Some(&entry::customer_commitment(&salt, customer)[..])),
+        Some(salt) => {
+            Ok(logged.commitment.as_deref()
+                == Some(&entry::customer_commitment(&salt, customer)[..]))
+        }
         None => Ok(logged
             .customer_ref
             .as_deref()

@@ -100,13 +100,12 @@ pub fn grant_from_entry(entry: &EntryRow, consent_id: &str) -> Result<LoggedGran
             .map(str::to_string),
         scope: text(&body, index, "scope")?,
         session_id: entry.session_id.clone(),
-        valid_until: body
-            .get("valid_until")
-            .and_then(Value::as_i64)
-            .ok_or(LoggedError::Missing {
+        valid_until: body.get("valid_until").and_then(Value::as_i64).ok_or(
+            LoggedError::Missing {
                 index,
                 field: "valid_until",
-            })?,
+            },
+        )?,
         granted_at: logged_at.unwrap_or(entry.created_at),
         granted_at_logged: logged_at.is_some(),
     })

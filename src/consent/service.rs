@@ -420,9 +420,8 @@ pub(crate) async fn logged_consent(
     let grant = super::logged::grant_from_entry(&grant_entry, &row.consent_id)
         .map_err(|e| mismatch(e.to_string()))?;
     let salt = store::ledger::salt(&state.db, tenant.as_str(), &row.customer_ref).await?;
-    let committed = salt.map(|salt| {
-        crate::ledger::entry::customer_commitment(&salt, &row.customer_ref).to_vec()
-    });
+    let committed = salt
+        .map(|salt| crate::ledger::entry::customer_commitment(&salt, &row.customer_ref).to_vec());
     if committed.is_none() || committed != grant_entry.customer_commitment {
         return Err(mismatch(format!(
             "log entry {} does not commit to the row's customer",

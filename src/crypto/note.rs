@@ -46,9 +46,9 @@ pub struct NoteSignature {
 impl NoteSignature {
     /// One signature line without its newline: `— name base64(hash || sig)`.
     pub fn parse_line(line: &str) -> Result<Self, NoteError> {
-        let line = line
-            .strip_prefix(SIG_PREFIX)
-            .ok_or(NoteError::Malformed("a signature line does not start with `— `"))?;
+        let line = line.strip_prefix(SIG_PREFIX).ok_or(NoteError::Malformed(
+            "a signature line does not start with `— `",
+        ))?;
         let (name, b64) = line
             .split_once(' ')
             .ok_or(NoteError::Malformed("a signature line has no signature"))?;
@@ -178,16 +178,18 @@ impl VerifierKey {
 
     pub fn parse(vkey: &str) -> Result<Self, NoteError> {
         let mut parts = vkey.trim().splitn(3, '+');
-        let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(NoteError::BadKey("not name+hash+key"));
         };
         let raw = B64
             .decode(key)
             .map_err(|_| NoteError::BadKey("key is not base64"))?;
-        let (Some(&alg), Ok(public)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..]))
+        let (Some(&alg), Ok(public)) =
+            (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..]))
         else {
-            return Err(NoteError::BadKey("key is not an algorithm byte and 32 bytes"));
+            return Err(NoteError::BadKey(
+                "key is not an algorithm byte and 32 bytes",
+            ));
         };
         if alg != ALG_ED25519 && alg != ALG_COSIGNATURE_V1 {
             return Err(NoteError::BadKey("unknown key algorithm"));

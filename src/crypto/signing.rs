@@ -174,7 +174,8 @@ impl Signer {
 
     async fn read_keys(db: &Db, master: &MasterKey) -> Result<Keys, SigningError> {
         let now = now_ms();
-        let (mut authentic, mut refused) = authenticate(master, store::signing_keys::all(db).await?);
+        let (mut authentic, mut refused) =
+            authenticate(master, store::signing_keys::all(db).await?);
         if authentic.is_empty() && !refused.is_empty() {
             // Not one row opens: far more likely the wrong master key than a table of planted
             // rows. Making a key now would retire every genuine one, so refuse to start.
@@ -208,7 +209,13 @@ impl Signer {
             public_key: k.public_key.clone(),
         };
         let mut published = vec![public(&active)];
-        published.extend(authentic.iter().map(|(k, _)| k).filter(|k| published_at_now(k)).map(public));
+        published.extend(
+            authentic
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| published_at_now(k))
+                .map(public),
+        );
         let mut all = vec![public(&active)];
         all.extend(authentic.iter().map(|(k, _)| public(k)));
         Ok(Keys {

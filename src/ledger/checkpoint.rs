@@ -37,7 +37,12 @@ pub enum CheckpointError {
 impl Checkpoint {
     /// The note text: origin, size, root, extension lines.
     pub fn text(&self) -> String {
-        let mut out = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        let mut out = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        );
         for e in &self.extensions {
             out.push_str(e);
             out.push('\n');
@@ -70,7 +75,9 @@ impl Checkpoint {
             .next()
             .and_then(|r| B64.decode(r).ok())
             .and_then(|r| Hash::try_from(r.as_slice()).ok())
-            .ok_or(CheckpointError::Body("the root is not a base64 SHA-256 hash"))?;
+            .ok_or(CheckpointError::Body(
+                "the root is not a base64 SHA-256 hash",
+            ))?;
         let extensions: Vec<String> = lines.map(str::to_string).collect();
         if extensions.iter().any(String::is_empty) {
             return Err(CheckpointError::Body("an empty extension line"));
@@ -163,8 +170,8 @@ mod tests {
         ] {
             assert!(Checkpoint::from_text(text).is_err(), "{text:?}");
         }
-        let ok =
-            Checkpoint::from_text("o\n0\nCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\next\n").unwrap();
+        let ok = Checkpoint::from_text("o\n0\nCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\next\n")
+            .unwrap();
         assert_eq!((ok.size, ok.extensions.len()), (0, 1));
     }
 }

@@ -309,7 +309,11 @@ impl Ledger {
         tenant: &TenantId,
         row: &store::ledger::EntryRow,
     ) -> Result<(), LedgerError> {
-        let commitment = row.customer_commitment.as_deref().map(to_hash).transpose()?;
+        let commitment = row
+            .customer_commitment
+            .as_deref()
+            .map(to_hash)
+            .transpose()?;
         let fields = EntryFields {
             tenant: tenant.as_str(),
             index: row.index,

@@ -29,7 +29,7 @@ use crate::{
     config::Settings,
     crypto::{
         envelope::MasterKey,
-        note::{Note, NoteError, NoteSigner, NoteSignature, VerifierKey},
+        note::{Note, NoteError, NoteSignature, NoteSigner, VerifierKey},
     },
     store::now_ms,
     tenants::TenantId,
@@ -248,7 +248,9 @@ impl CheckpointLog {
         // The latest note: written beside, then renamed over (readers never see half a note).
         let latest = dir.join(LATEST_FILE);
         let tmp = dir.join(format!(".{LATEST_FILE}.{}.tmp", std::process::id()));
-        let mut f = tokio::fs::File::create(&tmp).await.map_err(io_error(&tmp))?;
+        let mut f = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(io_error(&tmp))?;
         f.write_all(text.as_bytes()).await.map_err(io_error(&tmp))?;
         f.sync_data().await.map_err(io_error(&tmp))?;
         tokio::fs::rename(&tmp, &latest)
@@ -391,7 +393,10 @@ impl Ledger {
                 continue;
             }
             if !status.is_success() {
-                return Err(format!("{status}: {}", text.chars().take(300).collect::<String>()));
+                return Err(format!(
+                    "{status}: {}",
+                    text.chars().take(300).collect::<String>()
+                ));
             }
             // The body is one or more cosignature lines; keep the one by this witness's key
             // and check it before storing it.

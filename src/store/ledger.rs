@@ -313,12 +313,11 @@ pub async fn forget_customer(db: &Db, tenant: &str, customer: &str) -> Result<u6
 
 /// Every customer salt of the tenant (for `audit verify`'s commitment check).
 pub async fn customer_salts(db: &Db, tenant: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT customer_ref, salt FROM ledger_customer_salts WHERE tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows =
+        sqlx::query("SELECT customer_ref, salt FROM ledger_customer_salts WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(&db.pool)
+            .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("customer_ref")?, r.try_get("salt")?)))
         .collect()

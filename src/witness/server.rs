@@ -24,7 +24,9 @@ use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
 use super::{LogState, WitnessError, cosign, decide, parse_request};
-use crate::crypto::note::{ALG_COSIGNATURE_V1, ALG_ED25519, MAX_NOTE_BYTES, NoteSigner, VerifierKey};
+use crate::crypto::note::{
+    ALG_COSIGNATURE_V1, ALG_ED25519, MAX_NOTE_BYTES, NoteSigner, VerifierKey,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct WitnessArgs {
@@ -84,7 +86,9 @@ fn load_or_create_seed(dir: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
 fn router(witness: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_NOTE_BYTES + 16 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            MAX_NOTE_BYTES + 16 * 1024,
+        ))
         .with_state(witness)
 }
 

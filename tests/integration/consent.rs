@@ -338,10 +338,9 @@ both_backends!(
         assert_eq!(list[0]["status"], "withdrawn");
         assert!(list[0]["end_ledger_index"].as_u64().unwrap() > index);
 
-        let report =
-            trustline::audit::verify_in_service(&app.state, "acme")
-                .await
-                .unwrap();
+        let report = trustline::audit::verify_in_service(&app.state, "acme")
+            .await
+            .unwrap();
         assert!(report.ok(), "{report:?}");
     }
 );
@@ -851,7 +850,7 @@ both_backends!(
             ["purpose_ended", "purpose_ended", "retention_limit"]
         );
         assert!(
-            trustline::audit::verify_in_service(&state, "keep")
+            trustline::audit::verify_in_service(state, "keep")
                 .await
                 .unwrap()
                 .ok()

@@ -18,8 +18,7 @@ use trustline::{
     config::{RawSettings, Secret, WitnessSetting},
     crypto::envelope::MasterKey,
     ledger::{
-        LedgerEvent,
-        checkpoint,
+        LedgerEvent, checkpoint,
         entry::EntryFields,
         merkle::Hash,
         publish::{CheckpointLog, add_checkpoint_body},
@@ -56,7 +55,11 @@ pub(crate) struct Victim {
 
 pub(crate) async fn victim(app: &TestApp, tenant: &str) -> Victim {
     let key = app
-        .tenant_with_key(tenant, Sector::Retail, &[Scope::Consent, Scope::Enrol, Scope::Audit])
+        .tenant_with_key(
+            tenant,
+            Sector::Retail,
+            &[Scope::Consent, Scope::Enrol, Scope::Audit],
+        )
         .await;
     let mut ids = Vec::new();
     for c in ["cust-1", "cust-2"] {
@@ -501,7 +504,11 @@ both_backends!(
             .tenant_with_key("keys", Sector::Retail, &[Scope::Consent, Scope::Enrol])
             .await;
         other
-            .put_json("/v1/customers/c-1", &key, json!({"methods": ["voiceprint"]}))
+            .put_json(
+                "/v1/customers/c-1",
+                &key,
+                json!({"methods": ["voiceprint"]}),
+            )
             .await;
         let claims = json!({"tenant": "keys", "sub": "c-1", "sid": null, "exp": now_ms() / 1000 + 60, "use": "customer_credential"});
         let r = other
@@ -547,11 +554,17 @@ both_backends!(
             .map(|k| format!("{} {}", k.kid, k.reason))
             .collect();
         assert!(
-            refused.iter().any(|r| r.starts_with(&genuine) && r.contains("swapped")),
+            refused
+                .iter()
+                .any(|r| r.starts_with(&genuine) && r.contains("swapped")),
             "{refused:?}"
         );
         assert_ne!(third.state.signer.active_kid(), genuine);
-        let token = third.state.signer.sign_jws(&json!({"x": 1}), "JWT").unwrap();
+        let token = third
+            .state
+            .signer
+            .sign_jws(&json!({"x": 1}), "JWT")
+            .unwrap();
         assert!(third.state.signer.verify_jws(&token).is_ok());
     }
 );
@@ -573,7 +586,10 @@ fn build_go_note_verifier() -> std::path::PathBuf {
         .env("GO111MODULE", "off")
         .env("GOPATH", "/usr/share/gocode")
         .env("GOFLAGS", "")
-        .env("GOCACHE", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-cache"))
+        .env(
+            "GOCACHE",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-cache"),
+        )
         .status()
         .expect("`go` runs (scripts/test.sh installs golang-go and golang-golang-x-mod-dev)");
     assert!(status.success(), "go build of tests/tools/note-verify");
@@ -588,7 +604,12 @@ both_backends!(
         assert_eq!(note.status(), 200);
         assert_eq!(note.headers()["content-type"], "text/plain; charset=utf-8");
         let note = note.text().await.unwrap();
-        let vkey = app.get("/v1/ledger/checkpoint/key", &v.key).await.text().await.unwrap();
+        let vkey = app
+            .get("/v1/ledger/checkpoint/key", &v.key)
+            .await
+            .text()
+            .await
+            .unwrap();
         let vkey = vkey.trim();
         assert!(vkey.starts_with("127.0.0.1:8080/log/cp+"), "{vkey}");
         let origin_line = note.lines().next().unwrap();
@@ -596,7 +617,9 @@ both_backends!(
         assert_eq!(note.lines().nth(1), Some("9"));
 
         // The file outside the database holds it, appended.
-        let history = std::fs::read_to_string(app.data_dir().join("checkpoints/cp/checkpoints.jsonl")).unwrap();
+        let history =
+            std::fs::read_to_string(app.data_dir().join("checkpoints/cp/checkpoints.jsonl"))
+                .unwrap();
         assert_eq!(history.lines().count(), 1);
         assert!(history.contains("127.0.0.1:8080/log/cp\\n9\\n"));
 
@@ -607,9 +630,16 @@ both_backends!(
         std::fs::write(&file, &note).unwrap();
         let out = Command::new(&tool).arg(vkey).arg(&file).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let key_id = vkey.splitn(3, '+').take(2).collect::<Vec<_>>().join("+");
-        assert!(stdout.contains(&format!("verified signature: {key_id}\n")), "{stdout}");
+        assert!(
+            stdout.contains(&format!("verified signature: {key_id}\n")),
+            "{stdout}"
+        );
         assert!(stdout.contains("127.0.0.1:8080/log/cp\n9\n"), "{stdout}");
         eprintln!("$ note-verify '{vkey}' checkpoint\n{stdout}");
         // ... and refuses an edited one.
@@ -628,17 +658,45 @@ both_backends!(
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), vkey);
 
         // A log that grows gets a new checkpoint; no new entries, no new record.
-        app.state.ledger.append(&v.tenant, LedgerEvent { kind: "decision".into(), customer: None, session_id: None, body: json!({}) }).await.unwrap();
+        app.state
+            .ledger
+            .append(
+                &v.tenant,
+                LedgerEvent {
+                    kind: "decision".into(),
+                    customer: None,
+                    session_id: None,
+                    body: json!({}),
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(app.state.ledger.sign_grown_heads().await.unwrap(), 1);
         assert_eq!(app.state.ledger.sign_grown_heads().await.unwrap(), 0);
-        let history = std::fs::read_to_string(app.data_dir().join("checkpoints/cp/checkpoints.jsonl")).unwrap();
+        let history =
+            std::fs::read_to_string(app.data_dir().join("checkpoints/cp/checkpoints.jsonl"))
+                .unwrap();
         assert_eq!(history.lines().count(), 2);
 
         // A tenant's checkpoint is its own: another key reads only its own.
-        let other = app.tenant_with_key("cp-other", Sector::Retail, &[Scope::Audit]).await;
-        expect_problem(app.get("/v1/ledger/checkpoint", &other).await, 404, "no_checkpoint").await;
-        let no_scope = app.tenant_with_key("cp-none", Sector::Retail, &[Scope::Sessions]).await;
-        expect_problem(app.get("/v1/ledger/checkpoint", &no_scope).await, 403, "scope_denied").await;
+        let other = app
+            .tenant_with_key("cp-other", Sector::Retail, &[Scope::Audit])
+            .await;
+        expect_problem(
+            app.get("/v1/ledger/checkpoint", &other).await,
+            404,
+            "no_checkpoint",
+        )
+        .await;
+        let no_scope = app
+            .tenant_with_key("cp-none", Sector::Retail, &[Scope::Sessions])
+            .await;
+        expect_problem(
+            app.get("/v1/ledger/checkpoint", &no_scope).await,
+            403,
+            "scope_denied",
+        )
+        .await;
     }
 );
 
@@ -649,21 +707,44 @@ both_backends!(
         let report = verify(&app, "mh").await;
         assert_eq!((report.proven_size, report.checkpoints), (9, 1));
         // Deleting every head in the database changes nothing: the checkpoint on file proves.
-        exec(&app, "DELETE FROM ledger_tree_heads WHERE tenant_id = $1", "mh").await;
+        exec(
+            &app,
+            "DELETE FROM ledger_tree_heads WHERE tenant_id = $1",
+            "mh",
+        )
+        .await;
         let report = verify(&app, "mh").await;
         assert!(report.ok(), "{report:?}");
         assert_eq!((report.tree_heads, report.proven_size), (0, 9));
         // Entries past the last checkpoint are fine while young, a failure once the service
         // should have signed over them.
         for _ in 0..3 {
-            app.state.ledger.append(&v.tenant, LedgerEvent { kind: "decision".into(), customer: None, session_id: None, body: json!({}) }).await.unwrap();
+            app.state
+                .ledger
+                .append(
+                    &v.tenant,
+                    LedgerEvent {
+                        kind: "decision".into(),
+                        customer: None,
+                        session_id: None,
+                        body: json!({}),
+                    },
+                )
+                .await
+                .unwrap();
         }
         let log = app.state.ledger.checkpoints().unwrap();
         let db = &app.state.db;
         let signer: &trustline::crypto::signing::Signer = &app.state.signer;
         let at = |now_ms| async move {
-            let evidence = Evidence { signer, checkpoints: log, now_ms };
-            trustline::audit::verify_tenant(db, &evidence, "mh").await.unwrap()
+            let evidence = Evidence {
+                signer,
+                checkpoints: log,
+                now_ms,
+            };
+            trustline::audit::verify_tenant(db, &evidence, "mh")
+                .await
+                .unwrap()
         };
         let young = at(now_ms()).await;
         assert!(young.ok(), "{young:?}");
@@ -671,23 +752,67 @@ both_backends!(
         let later = at(now_ms() + 5 * 60_000).await;
         assert_eq!(
             later.fault.as_deref(),
-            Some("missing tree head: entries 9..=11 were logged more than 120 s ago but no external checkpoint covers them (one is signed every minute while entries are added)")
+            Some(
+                "missing tree head: entries 9..=11 were logged more than 120 s ago but no external checkpoint covers them (one is signed every minute while entries are added)"
+            )
         );
         assert_eq!(later.first_bad_entry, Some(9));
         // A log with entries and no checkpoint at all: the same failure.
         let t: TenantId = "mh-none".parse().unwrap();
-        app.state.ledger.append(&t, LedgerEvent { kind: "decision".into(), customer: None, session_id: None, body: json!({}) }).await.unwrap();
-        let evidence = Evidence { signer: &app.state.signer, checkpoints: log, now_ms: now_ms() + 5 * 60_000 };
-        let none = trustline::audit::verify_tenant(&app.state.db, &evidence, "mh-none").await.unwrap();
-        assert!(none.fault.unwrap().starts_with("missing tree head: entries 0..=0"));
+        app.state
+            .ledger
+            .append(
+                &t,
+                LedgerEvent {
+                    kind: "decision".into(),
+                    customer: None,
+                    session_id: None,
+                    body: json!({}),
+                },
+            )
+            .await
+            .unwrap();
+        let evidence = Evidence {
+            signer: &app.state.signer,
+            checkpoints: log,
+            now_ms: now_ms() + 5 * 60_000,
+        };
+        let none = trustline::audit::verify_tenant(&app.state.db, &evidence, "mh-none")
+            .await
+            .unwrap();
+        assert!(
+            none.fault
+                .unwrap()
+                .starts_with("missing tree head: entries 0..=0")
+        );
         // Signing refuses to cover a database that no longer reproduces the checkpoint.
-        exec(&app, r#"UPDATE ledger_entries SET body = '{}' WHERE tenant_id = $1 AND idx = 3"#, "mh").await;
+        exec(
+            &app,
+            r#"UPDATE ledger_entries SET body = '{}' WHERE tenant_id = $1 AND idx = 3"#,
+            "mh",
+        )
+        .await;
         rechain(&app, "mh", 3).await;
         let restarted = app.second_instance().await;
-        let err = restarted.state.ledger.sign_tree_head(&v.tenant).await.unwrap_err();
-        assert!(err.to_string().contains("does not reproduce the external checkpoint at size 9"), "{err}");
-        let history = std::fs::read_to_string(app.data_dir().join("checkpoints/mh/checkpoints.jsonl")).unwrap();
-        assert_eq!(history.lines().count(), 1, "nothing signed over the rewrite");
+        let err = restarted
+            .state
+            .ledger
+            .sign_tree_head(&v.tenant)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("does not reproduce the external checkpoint at size 9"),
+            "{err}"
+        );
+        let history =
+            std::fs::read_to_string(app.data_dir().join("checkpoints/mh/checkpoints.jsonl"))
+                .unwrap();
+        assert_eq!(
+            history.lines().count(),
+            1,
+            "nothing signed over the rewrite"
+        );
     }
 );
 
@@ -711,12 +836,14 @@ both_backends!(
         assert_eq!(edited["receipt"], before["receipt"]);
         assert_eq!(edited["receipt"]["collectionMethod"], "dtmf");
         // Pointing the row at another log entry: no receipt is signed for it.
-        sqlx::query("UPDATE consents SET ledger_index = $1 WHERE tenant_id = 'rc' AND consent_id = $2")
-            .bind(row.ledger_index + 1)
-            .bind(&v.consent)
-            .execute(&app.state.db.pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE consents SET ledger_index = $1 WHERE tenant_id = 'rc' AND consent_id = $2",
+        )
+        .bind(row.ledger_index + 1)
+        .bind(&v.consent)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
         expect_problem(app.get(&path, &v.key).await, 500, "log_mismatch").await;
         // Naming another customer: refused too (the entry commits to cust-1).
         sqlx::query("UPDATE consents SET ledger_index = $1, customer_ref = 'cust-2' WHERE tenant_id = 'rc' AND consent_id = $2")
@@ -763,11 +890,18 @@ impl Drop for WitnessProcess {
 fn start_witness(logs: &[String]) -> WitnessProcess {
     let state_dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trustline"));
-    cmd.args(["witness", "--listen", "127.0.0.1:0", "--name", "witness.test/w1", "--state-dir"])
-        .arg(state_dir.path())
-        .env("TRUSTLINE_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "witness",
+        "--listen",
+        "127.0.0.1:0",
+        "--name",
+        "witness.test/w1",
+        "--state-dir",
+    ])
+    .arg(state_dir.path())
+    .env("TRUSTLINE_LOG_FORMAT", "json")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     for l in logs {
         cmd.args(["--log", l]);
     }
@@ -778,12 +912,16 @@ fn start_witness(logs: &[String]) -> WitnessProcess {
     WitnessProcess {
         child,
         key: key.strip_prefix("witness key: ").unwrap().to_string(),
-        url: format!("{}/add-checkpoint", addr.strip_prefix("listening on ").unwrap()),
+        url: format!(
+            "{}/add-checkpoint",
+            addr.strip_prefix("listening on ").unwrap()
+        ),
         state_dir,
     }
 }
 
-fn master_and_log(tenant: &str) -> (String, CheckpointLog) {
+/// A fresh master key (base64) and the checkpoint log it derives.
+fn master_and_log() -> (String, CheckpointLog) {
     let raw: [u8; 32] = rand_bytes();
     let b64 = B64.encode(raw);
     let settings = RawSettings {
@@ -793,7 +931,6 @@ fn master_and_log(tenant: &str) -> (String, CheckpointLog) {
     .validate()
     .unwrap();
     let log = CheckpointLog::new(&settings, &MasterKey::from_bytes(&raw).unwrap()).unwrap();
-    let _ = tenant;
     (b64, log)
 }
 
@@ -836,10 +973,9 @@ both_backends!(
     |_unused: TestApp| async move {
         let backend = _unused.state.db.backend;
         drop(_unused);
-        let (master, log) = master_and_log("wit");
+        let (master, log) = master_and_log();
         let log_key = log.log_key("wit").unwrap().encode();
-        let other_key = log.log_key("wit-other").unwrap().encode();
-        let witness = start_witness(&[log_key.clone()]);
+        let witness = start_witness(std::slice::from_ref(&log_key));
         let wurl = witness.url.clone();
         let wkey = witness.key.clone();
         let backend = match backend {
@@ -848,7 +984,10 @@ both_backends!(
         };
         let app = TestApp::start_with(backend, move |mut s| {
             s.master_key = Some(Secret::new(master));
-            s.witnesses = vec![WitnessSetting { url: wurl, key: wkey }];
+            s.witnesses = vec![WitnessSetting {
+                url: wurl,
+                key: wkey,
+            }];
             s
         })
         .await;
@@ -858,7 +997,19 @@ both_backends!(
             let t = t.clone();
             async move {
                 for i in 0..n {
-                    app.state.ledger.append(&t, LedgerEvent { kind: "decision".into(), customer: None, session_id: None, body: json!({"i": i}) }).await.unwrap();
+                    app.state
+                        .ledger
+                        .append(
+                            &t,
+                            LedgerEvent {
+                                kind: "decision".into(),
+                                customer: None,
+                                session_id: None,
+                                body: json!({"i": i}),
+                            },
+                        )
+                        .await
+                        .unwrap();
                 }
             }
         };
@@ -869,53 +1020,149 @@ both_backends!(
         app.state.ledger.sign_tree_head(&t).await.unwrap();
         let report = verify(&app, "wit").await;
         assert!(report.ok(), "{report:?}");
-        assert_eq!((report.proven_size, report.witnessed_size), (12, 12), "{report:?}");
+        assert_eq!(
+            (report.proven_size, report.witnessed_size),
+            (12, 12),
+            "{report:?}"
+        );
         // A restarted service does not know what the witness saw: 409 tells it, it retries.
         let again = app.second_instance().await;
         for i in 0..3 {
-            again.state.ledger.append(&t, LedgerEvent { kind: "decision".into(), customer: None, session_id: None, body: json!({"j": i}) }).await.unwrap();
+            again
+                .state
+                .ledger
+                .append(
+                    &t,
+                    LedgerEvent {
+                        kind: "decision".into(),
+                        customer: None,
+                        session_id: None,
+                        body: json!({"j": i}),
+                    },
+                )
+                .await
+                .unwrap();
         }
         again.state.ledger.sign_tree_head(&t).await.unwrap();
         let report = verify(&again, "wit").await;
         assert_eq!(report.witnessed_size, 15, "{report:?}");
         let latest = app.get_text_checkpoint("wit").await;
-        assert!(latest.lines().any(|l| l.starts_with("\u{2014} witness.test/w1 ")), "{latest}");
-        let state: Value = serde_json::from_slice(&std::fs::read(witness.state_dir.path().join("state.json")).unwrap()).unwrap();
+        assert!(
+            latest
+                .lines()
+                .any(|l| l.starts_with("\u{2014} witness.test/w1 ")),
+            "{latest}"
+        );
+        let state: Value = serde_json::from_slice(
+            &std::fs::read(witness.state_dir.path().join("state.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(state["127.0.0.1:8080/log/wit"]["size"], 15);
 
         // The exchange, by hand: a checkpoint at 17 with its consistency proof from 15.
         append(2).await;
-        let proof = app.state.ledger.consistency_proof(&t, 15, 17).await.unwrap();
+        let proof = app
+            .state
+            .ledger
+            .consistency_proof(&t, 15, 17)
+            .await
+            .unwrap();
         let hash = |h: &str| -> Hash { hex::decode(h).unwrap().try_into().unwrap() };
         let proof_hashes: Vec<Hash> = proof.proof.iter().map(|h| hash(h)).collect();
-        let note17 = log.sign_checkpoint("wit", 17, hash(&proof.second_root)).unwrap().encode();
+        let note17 = log
+            .sign_checkpoint("wit", 17, hash(&proof.second_root))
+            .unwrap()
+            .encode();
         let mut exchange = Vec::new();
         // Refusals, each typed, each leaving the witness's state as it was.
         for (what, body, status, code) in [
-            ("unparsable", "this is not a request".to_string(), 400, "malformed_request"),
-            ("unparsable checkpoint", add_checkpoint_body(15, &proof_hashes, "garbage\n\n— x AAAAAAAA\n"), 400, "malformed_request"),
-            ("another origin", add_checkpoint_body(0, &[], &log.sign_checkpoint("wit-other", 3, [1; 32]).unwrap().encode()), 404, "unknown_origin"),
-            ("going backwards (stale old size)", add_checkpoint_body(12, &proof_hashes, &note17), 409, ""),
-            ("old size after the checkpoint", add_checkpoint_body(18, &[], &note17), 400, "old_after_new"),
-            ("missing consistency proof", add_checkpoint_body(15, &[], &note17), 422, "bad_consistency_proof"),
-            ("invalid consistency proof", add_checkpoint_body(15, &[[9; 32]; 2], &note17), 422, "bad_consistency_proof"),
-            ("smaller checkpoint", add_checkpoint_body(15, &[], &log.sign_checkpoint("wit", 12, [0; 32]).unwrap().encode()), 400, "old_after_new"),
+            (
+                "unparsable",
+                "this is not a request".to_string(),
+                400,
+                "malformed_request",
+            ),
+            (
+                "unparsable checkpoint",
+                add_checkpoint_body(15, &proof_hashes, "garbage\n\n— x AAAAAAAA\n"),
+                400,
+                "malformed_request",
+            ),
+            (
+                "another origin",
+                add_checkpoint_body(
+                    0,
+                    &[],
+                    &log.sign_checkpoint("wit-other", 3, [1; 32])
+                        .unwrap()
+                        .encode(),
+                ),
+                404,
+                "unknown_origin",
+            ),
+            (
+                "going backwards (stale old size)",
+                add_checkpoint_body(12, &proof_hashes, &note17),
+                409,
+                "",
+            ),
+            (
+                "old size after the checkpoint",
+                add_checkpoint_body(18, &[], &note17),
+                400,
+                "old_after_new",
+            ),
+            (
+                "missing consistency proof",
+                add_checkpoint_body(15, &[], &note17),
+                422,
+                "bad_consistency_proof",
+            ),
+            (
+                "invalid consistency proof",
+                add_checkpoint_body(15, &[[9; 32]; 2], &note17),
+                422,
+                "bad_consistency_proof",
+            ),
+            (
+                "smaller checkpoint",
+                add_checkpoint_body(
+                    15,
+                    &[],
+                    &log.sign_checkpoint("wit", 12, [0; 32]).unwrap().encode(),
+                ),
+                400,
+                "old_after_new",
+            ),
         ] {
             let answer = refused(&witness, body, status, code).await;
             exchange.push(format!("{what}: {answer}"));
         }
         let forged = {
-            let (_, stranger) = master_and_log("wit");
-            stranger.sign_checkpoint("wit", 17, hash(&proof.second_root)).unwrap().encode()
+            let (_, stranger) = master_and_log();
+            stranger
+                .sign_checkpoint("wit", 17, hash(&proof.second_root))
+                .unwrap()
+                .encode()
         };
-        exchange.push(format!("signed by another key: {}", refused(&witness, add_checkpoint_body(15, &proof_hashes, &forged), 403, "bad_signature").await));
-        let _ = other_key;
+        exchange.push(format!(
+            "signed by another key: {}",
+            refused(
+                &witness,
+                add_checkpoint_body(15, &proof_hashes, &forged),
+                403,
+                "bad_signature"
+            )
+            .await
+        ));
         let body = add_checkpoint_body(15, &proof_hashes, &note17);
         let r = add(&witness, body.clone()).await;
         assert_eq!(r.status(), 200);
         let cosig = r.text().await.unwrap();
         let mut note = trustline::crypto::note::Note::parse(note17.as_bytes()).unwrap();
-        note.add_signature(trustline::crypto::note::NoteSignature::parse_line(cosig.trim_end()).unwrap());
+        note.add_signature(
+            trustline::crypto::note::NoteSignature::parse_line(cosig.trim_end()).unwrap(),
+        );
         let wkey = trustline::crypto::note::VerifierKey::parse(&witness.key).unwrap();
         let ts = wkey.verify_cosignature(&note).unwrap();
         assert!((ts as i64 - now_ms() / 1000).abs() < 60);
