@@ -250,9 +250,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             corpus,
             telephone,
             det,
+            net_speech,
+            enrol_clips,
         }) => {
-            tokio::task::spawn_blocking(move || {
-                crate::eval::voice::run(&settings, &corpus, telephone, det)
+            tokio::task::spawn_blocking(move || match net_speech {
+                Some(durations) => {
+                    let summary = crate::eval::voice_net_speech::run(
+                        &settings,
+                        &corpus,
+                        telephone,
+                        &durations,
+                        enrol_clips,
+                    )?;
+                    println!("{summary}");
+                    Ok(())
+                }
+                None => crate::eval::voice::run(&settings, &corpus, telephone, det),
             })
             .await?
         }

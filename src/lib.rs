@@ -52,6 +52,8 @@ pub struct AppState {
     /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
     pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Live voice streams of this process (one per session) and their events hub.
+    pub voice_streams: Arc<biometrics::voice::live::StreamRegistry>,
     /// Argon2 (PIN) work, at most `argon2_max_concurrent` at once.
     pub password_hashing: Arc<factors::hashing::HashPool>,
 }
@@ -126,6 +128,7 @@ impl AppState {
             ledger,
             consents,
             metrics: telemetry::metrics_handle(),
+            voice_streams: Arc::default(),
             password_hashing: Arc::new(factors::hashing::HashPool::new(
                 settings_argon2_max_concurrent,
             )),

@@ -43,6 +43,7 @@ use crate::AppState;
         super::consent::notice,
         super::consent::camera_grant,
         super::consent::session_events,
+        super::voice_stream::voice_stream,
         super::consent::tree_head,
         super::consent::sign_tree_head,
         super::consent::inclusion_proof,

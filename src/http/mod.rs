@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod rejections;
 pub mod sessions;
 pub mod voice;
+pub mod voice_stream;
 pub mod web;
 pub mod wellknown;
 
@@ -56,7 +57,8 @@ pub fn app(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(consent::router())
         .merge(checkpoint::router())
-        .merge(voice::router());
+        .merge(voice::router())
+        .merge(voice_stream::router());
 
     // People-facing pages: HTML, strict security headers, no scripts.
     let pages = Router::new()

@@ -676,6 +676,75 @@ pub async fn add_evidence(
     .await
 }
 
+/// What a live voice stream needs of its session (`biometrics::voice::live`).
+pub struct StreamSession {
+    pub customer: CustomerRef,
+    pub channel: Channel,
+    pub policy: Arc<Policy>,
+    pub customer_state: CustomerState,
+    pub expires_at: i64,
+}
+
+/// The live session a voice stream may feed (expired and denied sessions are refused).
+pub async fn stream_session(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+) -> Result<StreamSession, SessionError> {
+    let (s, customer, channel) = live(state, tenant, session_id).await?;
+    let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
+    Ok(StreamSession {
+        customer,
+        channel,
+        policy,
+        customer_state,
+        expires_at: s.expires_at,
+    })
+}
+
+/// A live stream's accumulated voice score goes into the session's evidence in place of the
+/// one the same stream put there before: one stream is one piece of evidence however often it
+/// is re-scored (its pieces are not independent samples). Re-decides and stores.
+pub async fn stream_evidence(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+    previous: Option<&BiometricScore>,
+    score: &BiometricScore,
+) -> Result<SessionView, SessionError> {
+    update_with(
+        state,
+        tenant,
+        session_id,
+        |e| {
+            if let Some(i) = previous.and_then(|p| e.biometrics.iter().position(|b| b == p)) {
+                e.biometrics.remove(i);
+            }
+            e.biometrics.push(score.clone());
+        },
+        Vec::new(),
+    )
+    .await
+}
+
+/// A finished stream counts once against the customer's consecutive-failure counter.
+pub async fn stream_attempt(
+    state: &AppState,
+    tenant: &TenantId,
+    stream: &StreamSession,
+    score: &BiometricScore,
+) -> Result<(), SessionError> {
+    record_biometrics(
+        state,
+        tenant,
+        &stream.customer,
+        &stream.policy,
+        stream.channel,
+        std::slice::from_ref(score),
+    )
+    .await
+}
+
 /// `POST /v1/sessions/{id}/factors/{kind}`: verify a code, count it, re-decide.
 pub async fn submit_factor(
     state: &AppState,

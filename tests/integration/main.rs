@@ -19,4 +19,5 @@ mod sessions;
 mod signing;
 mod startup;
 mod voice;
+mod voice_stream;
 mod web_login;

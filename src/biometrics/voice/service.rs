@@ -249,6 +249,27 @@ pub struct VoiceEvidence {
     pub replay: ReplayMatch,
 }
 
+/// The customer's voiceprint, opened, with the data key it is sealed under (None: not
+/// enrolled, or erased).
+pub async fn open_voiceprint(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+) -> Result<Option<(VoiceTemplate, crate::crypto::envelope::DataKey)>, VoiceError> {
+    let Some(stored) =
+        store::templates::template(&state.db, tenant, customer, super::MODALITY).await?
+    else {
+        return Ok(None);
+    };
+    let Some(key) = customer_key::existing(&state.db, &state.master_key, tenant, customer).await?
+    else {
+        return Ok(None);
+    };
+    let tpl =
+        template::open_template(&key, tenant.as_str(), customer.as_str(), &stored.ciphertext)?;
+    Ok(Some((tpl, key)))
+}
+
 /// Score one utterance against the customer's voiceprint.
 pub async fn verify(
     state: &AppState,
@@ -257,14 +278,9 @@ pub async fn verify(
     bytes: Vec<u8>,
     encoding: AudioEncoding,
 ) -> Result<VoiceEvidence, VoiceError> {
-    let stored = store::templates::template(&state.db, tenant, customer, super::MODALITY)
+    let (tpl, key) = open_voiceprint(state, tenant, customer)
         .await?
         .ok_or(VoiceError::NotEnrolled)?;
-    let key = customer_key::existing(&state.db, &state.master_key, tenant, customer)
-        .await?
-        .ok_or(VoiceError::NotEnrolled)?;
-    let tpl =
-        template::open_template(&key, tenant.as_str(), customer.as_str(), &stored.ciphertext)?;
     let engine = VoiceEngine::shared(&state.models)?;
     let a = analyse_bytes(state.models.clone(), engine.clone(), bytes, encoding).await?;
     let evidence = evidence(&state.models, &engine, &tpl, &a, None);
