@@ -38,11 +38,17 @@ pub struct BiometricScore {
 
 /// Alert: the anti-spoofing model judged the sample synthetic or converted.
 pub const SPOOF_SUSPECTED: &str = "spoof_suspected";
+/// Alert: the audio is an exact or near-exact copy of audio already seen for the customer (a
+/// recording played back). A presentation attack like a synthetic voice: the same policy
+/// setting decides.
+pub const REPLAY_SUSPECTED: &str = "replay_suspected";
 
 /// Whether the policy lets this sample count as a match at all.
 pub fn blocked_by_policy(policy: &Policy, s: &BiometricScore) -> bool {
     policy.presentation_attack.spoof == AlertAction::Block
-        && s.alerts.iter().any(|a| a == SPOOF_SUSPECTED)
+        && s.alerts
+            .iter()
+            .any(|a| a == SPOOF_SUSPECTED || a == REPLAY_SUSPECTED)
 }
 
 /// A sample counts as a match: its calibrated FMR is within the channel's limit and no
@@ -280,6 +286,9 @@ fn judge_biometrics(
     let mut presented: Vec<Presented> = Vec::new();
     for s in &input.evidence.biometrics {
         let max_fmr = rules.max_fmr.get(s.modality);
+        if s.alerts.iter().any(|a| a == REPLAY_SUSPECTED) {
+            reasons.insert(format!("{}_replay_suspected", s.modality.as_str()));
+        }
         if !s.alerts.is_empty() && !blocked_by_policy(input.policy, s) {
             reasons.insert(format!(
                 "{}_presentation_attack_flagged",

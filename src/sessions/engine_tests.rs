@@ -493,3 +493,35 @@ fn a_spoof_alert_flags_in_retail_and_blocks_in_finance() {
         &spoofed
     ));
 }
+
+#[test]
+fn a_replay_alert_is_a_presentation_attack_under_the_same_policy() {
+    let c = customer(&["voiceprint"], &[Modality::Voice], &ALL_FACTORS);
+    let mut replayed = score(Modality::Voice, 1e-5);
+    replayed.alerts = vec![REPLAY_SUSPECTED.to_string()];
+    let e = Evidence {
+        biometrics: vec![replayed.clone()],
+        factors: vec![],
+    };
+    let retail = run(Sector::Retail, Channel::Voice, &c, &e);
+    assert_eq!(retail.outcome, Outcome::Verified);
+    for r in [
+        "voice_replay_suspected",
+        "voice_presentation_attack_flagged",
+    ] {
+        assert!(retail.reasons.contains(&r.to_string()), "{retail:?}");
+    }
+    let finance = run(Sector::Finance, Channel::Voice, &c, &e);
+    assert_eq!(finance.biometrics[0].result, "blocked");
+    assert!(
+        finance
+            .reasons
+            .contains(&"voice_presentation_attack_blocked".to_string())
+    );
+    let set = policies();
+    assert!(!sample_matches(
+        &set.sector(Sector::Finance),
+        Channel::Voice,
+        &replayed
+    ));
+}

@@ -448,3 +448,83 @@ both_backends!(
         assert_eq!(failures, 1);
     }
 );
+
+/// Stream `samples` (16 kHz) as a Twilio call and wait for the stream's end.
+async fn twilio_call(app: &TestApp, key: &str, sid: &str, samples: &[f32]) -> Vec<Value> {
+    let mulaw = telephone::telephone_mulaw_bytes(samples).unwrap();
+    let mut socket = connect(app, key, sid, "twilio").await.unwrap();
+    for m in framing::twilio_messages("MZr", &mulaw) {
+        socket.send(Message::Text(m.into())).await.unwrap();
+    }
+    server_messages(&mut socket).await
+}
+
+both_backends!(
+    streamed_replays_are_caught_and_the_voiceprint_use_is_recorded,
+    |app: TestApp| async move {
+        let tenant: trustline::tenants::TenantId = "shop".parse().unwrap();
+        let customer: trustline::tenants::CustomerRef = "caller".to_string().try_into().unwrap();
+        let key = enrolled(&app, "shop", Sector::Retail).await;
+        let last_used = || async {
+            trustline::store::templates::template(&app.state.db, &tenant, &customer, "voice")
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used_at
+        };
+        assert_eq!(last_used().await, None, "never used since enrolment");
+
+        // A recording of an enrolment utterance played into the call, over the phone line.
+        let (sid, _) = new_session(&app, &key).await;
+        twilio_call(&app, &key, &sid, &wav("tts_account")).await;
+        let d = session(&app, &key, &sid).await["decision"].clone();
+        println!("replayed enrolment audio (retail): {d}");
+        let reasons = d["reasons"].as_array().unwrap();
+        assert!(reasons.contains(&json!("voice_replay_suspected")), "{d}");
+        // Retail flags (the decision names it); the call still counts as voice evidence.
+        assert!(
+            reasons.contains(&json!("voice_presentation_attack_flagged")),
+            "{d}"
+        );
+        let used = last_used().await.expect("the stream used the voiceprint");
+
+        // A fresh call of the customer: no replay alert; it is remembered...
+        let (sid, _) = new_session(&app, &key).await;
+        twilio_call(&app, &key, &sid, &genuine_call_16k()).await;
+        let d = session(&app, &key, &sid).await["decision"].clone();
+        assert!(
+            !d["reasons"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("voice_replay_suspected")),
+            "{d}"
+        );
+        assert_eq!(d["outcome"], "verified", "{d}");
+        assert!(last_used().await.unwrap() >= used);
+        // ...so the same call played back later is caught.
+        let (sid, _) = new_session(&app, &key).await;
+        twilio_call(&app, &key, &sid, &genuine_call_16k()).await;
+        let d = session(&app, &key, &sid).await["decision"].clone();
+        assert!(
+            d["reasons"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("voice_replay_suspected")),
+            "{d}"
+        );
+
+        // Finance blocks a replay: the sample is not a match at all.
+        let bank = enrolled(&app, "bank", Sector::Finance).await;
+        let (sid, _) = new_session(&app, &bank).await;
+        twilio_call(&app, &bank, &sid, &wav("tts_balance")).await;
+        let d = session(&app, &bank, &sid).await["decision"].clone();
+        println!("replayed enrolment audio (finance): {d}");
+        assert_eq!(d["biometrics"][0]["result"], "blocked", "{d}");
+        assert!(
+            d["reasons"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("voice_presentation_attack_blocked"))
+        );
+    }
+);

@@ -20,9 +20,10 @@ use tokio::sync::broadcast;
 
 use super::{
     VoiceError,
-    service::{VoiceEngine, model_versions, open_voiceprint},
+    replay::{Fingerprint, ReplayMatch},
+    service::{VoiceEngine, model_versions, open_voiceprint, remember_audio, seen_audio},
     stream::{self, AccumulatedScore, SpeechAccumulator},
-    template::VoiceTemplate,
+    template::{SeenAudio, VoiceTemplate},
 };
 use crate::{
     AppState,
@@ -30,7 +31,7 @@ use crate::{
     policy::Modality,
     sessions::{
         BiometricScore, Outcome, SessionError,
-        engine::{self, sample_matches},
+        engine::{self, REPLAY_SUSPECTED, sample_matches},
         service::{self as sessions, StreamSession},
     },
     store::now_ms,
@@ -97,6 +98,9 @@ pub struct VoiceEvent {
     pub score: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fmr: Option<f64>,
+    /// `replay_suspected` when the call replays audio already seen for the customer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
     /// The accumulated score is within the policy's limit for voice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matched: Option<bool>,
@@ -173,6 +177,13 @@ pub struct LiveStream {
     framer: Framer,
     acc: Option<SpeechAccumulator>,
     tpl: Arc<VoiceTemplate>,
+    /// The customer's data key and the fingerprints of audio already seen for them.
+    key: crate::crypto::envelope::DataKey,
+    seen: Arc<SeenAudio>,
+    /// The accumulated speech replays audio already seen (checked on the first score and at
+    /// the end; once seen, it stays).
+    replay: ReplayMatch,
+    fingerprint: Option<Fingerprint>,
     engine: Arc<VoiceEngine>,
     model_id: String,
     model_version: String,
@@ -203,9 +214,10 @@ impl LiveStream {
         if engine::biometrics_disabled(&session.policy.lockout, &c.lockout) {
             return Err(StreamError::BiometricsDisabled);
         }
-        let (tpl, _key) = open_voiceprint(state, tenant, &session.customer)
+        let (tpl, key) = open_voiceprint(state, tenant, &session.customer)
             .await?
             .ok_or(StreamError::NotEnrolled)?;
+        let seen = seen_audio(state, tenant, &session.customer, &key).await?;
         let versions = model_versions(&state.models);
         if !tpl.models.is_empty() && tpl.models != versions {
             // Embeddings of other model versions are not comparable: re-enrolment is needed.
@@ -227,6 +239,10 @@ impl LiveStream {
                 SpeechAccumulator::new(format.rate()).map_err(|e| StreamError::Voice(e.into()))?,
             ),
             tpl: Arc::new(tpl),
+            key,
+            seen: Arc::new(seen),
+            replay: ReplayMatch::None,
+            fingerprint: None,
             engine,
             model_id: join(|v| v.0.as_str()),
             model_version: join(|v| v.1.as_str()),
@@ -248,7 +264,10 @@ impl LiveStream {
             }
             self.accumulate(step.audio).await?;
             if self.acc.as_ref().is_some_and(SpeechAccumulator::due) {
-                self.rescore().await?;
+                // The replay check runs on the first score (a played-back recording is caught
+                // before it can verify) and again at the end.
+                let check_replay = self.latest.is_none();
+                self.rescore(check_replay).await?;
             }
         }
         Ok(Pushed {
@@ -272,21 +291,33 @@ impl LiveStream {
         Ok(result?)
     }
 
-    async fn rescore(&mut self) -> Result<(), StreamError> {
+    async fn rescore(&mut self, check_replay: bool) -> Result<(), StreamError> {
         let acc = self.acc.take().ok_or(StreamError::SessionEnded)?;
-        let (models, engine, tpl) = (
+        let (models, engine, tpl, seen) = (
             self.state.models.clone(),
             self.engine.clone(),
             self.tpl.clone(),
+            self.seen.clone(),
         );
-        let (mut acc, result) = tokio::task::spawn_blocking(move || {
+        let (mut acc, result, replay) = tokio::task::spawn_blocking(move || {
             let r = stream::score(&models, &engine, &engine.front, &tpl, &acc);
-            (acc, r)
+            let replay = check_replay.then(|| {
+                let f = Fingerprint::of(&engine.front.fbank, acc.speech());
+                let m = f.matches(&seen.fingerprints);
+                (f, m)
+            });
+            (acc, r, replay)
         })
         .await
         .map_err(|e| StreamError::Internal(e.to_string()))?;
         acc.mark_scored();
         self.acc = Some(acc);
+        if let Some((f, m)) = replay {
+            if m.is_replay() {
+                self.replay = m;
+            }
+            self.fingerprint = Some(f);
+        }
         let scored = result?;
         let score = BiometricScore {
             modality: Modality::Voice,
@@ -294,7 +325,11 @@ impl LiveStream {
             model_version: self.model_version.clone(),
             score: f64::from(scored.scores.fused),
             fmr: scored.decision_fmr,
-            alerts: Vec::new(),
+            alerts: if self.replay.is_replay() {
+                vec![REPLAY_SUSPECTED.to_string()]
+            } else {
+                Vec::new()
+            },
         };
         let matched = sample_matches(&self.session.policy, self.session.channel, &score);
         let net = scored.net_speech_ms;
@@ -317,6 +352,28 @@ impl LiveStream {
             self.no_match_sent = true;
             self.event("no_match", Some(&score), Some(false), outcome, None);
         }
+        Ok(())
+    }
+
+    async fn check_replay_of_all(&mut self) -> Result<(), StreamError> {
+        let acc = self.acc.take().ok_or(StreamError::SessionEnded)?;
+        let (engine, seen) = (self.engine.clone(), self.seen.clone());
+        let (acc, f, m) = tokio::task::spawn_blocking(move || {
+            let f = Fingerprint::of(&engine.front.fbank, acc.speech());
+            let m = f.matches(&seen.fingerprints);
+            (acc, f, m)
+        })
+        .await
+        .map_err(|e| StreamError::Internal(e.to_string()))?;
+        self.acc = Some(acc);
+        if m.is_replay() && !self.replay.is_replay() {
+            self.replay = m;
+            // The score the session holds must carry the alert.
+            if let Some((score, _)) = &mut self.latest {
+                score.alerts = vec![REPLAY_SUSPECTED.to_string()];
+            }
+        }
+        self.fingerprint = Some(f);
         Ok(())
     }
 
@@ -361,11 +418,27 @@ impl LiveStream {
         let rescored_needed = self.latest.as_ref().map(|(_, s)| s.net_speech_ms)
             != self.acc.as_ref().map(SpeechAccumulator::net_speech_ms);
         if pending && rescored_needed {
-            self.rescore().await?;
+            self.rescore(true).await?;
+        } else if pending {
+            // Scored already on all of it: still check all of it for a replay.
+            self.check_replay_of_all().await?;
         }
         let Some((score, _)) = self.latest.clone() else {
             return Err(StreamError::NoSpeech);
         };
+        // Remember what this call sounded like (a later replay of it is caught) and mark the
+        // voiceprint used: retention counts from the last use.
+        if let Some(f) = self.fingerprint.take() {
+            remember_audio(
+                &self.state,
+                &self.tenant,
+                &self.session.customer,
+                &self.key,
+                (*self.seen).clone(),
+                f,
+            )
+            .await?;
+        }
         let outcome = self.commit().await?;
         sessions::stream_attempt(&self.state, &self.tenant, &self.session, &score).await?;
         let matched = sample_matches(&self.session.policy, self.session.channel, &score);
@@ -399,6 +472,7 @@ impl LiveStream {
             audio_ms: acc.map_or(0, SpeechAccumulator::audio_ms),
             score: score.map(|s| s.score),
             fmr: score.map(|s| s.fmr),
+            alerts: score.map(|s| s.alerts.clone()).unwrap_or_default(),
             matched,
             outcome,
             reason,

@@ -270,6 +270,47 @@ pub async fn open_voiceprint(
     Ok(Some((tpl, key)))
 }
 
+/// Replay fingerprints of audio already seen for the customer (enrolment and verifications).
+pub async fn seen_audio(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    key: &crate::crypto::envelope::DataKey,
+) -> Result<SeenAudio, VoiceError> {
+    match store::templates::template(&state.db, tenant, customer, super::FINGERPRINT_MODALITY)
+        .await?
+    {
+        Some(s) => template::open_seen(key, tenant.as_str(), customer.as_str(), &s.ciphertext),
+        None => Ok(SeenAudio::default()),
+    }
+}
+
+/// Remember this audio's fingerprint (the newest `replay::KEEP` are kept) and mark the
+/// voiceprint used now: retention counts from its last use (BIPA §15(a)).
+pub async fn remember_audio(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    key: &crate::crypto::envelope::DataKey,
+    mut seen: SeenAudio,
+    fingerprint: super::replay::Fingerprint,
+) -> Result<(), VoiceError> {
+    seen.push(fingerprint);
+    let sealed_seen = template::seal_seen(key, tenant.as_str(), customer.as_str(), &seen)?;
+    store::templates::upsert_template(
+        &state.db,
+        tenant,
+        customer,
+        super::FINGERPRINT_MODALITY,
+        "replay-fingerprint",
+        "1",
+        &sealed_seen,
+    )
+    .await?;
+    store::templates::touch_template(&state.db, tenant, customer, super::MODALITY).await?;
+    Ok(())
+}
+
 /// Score one utterance against the customer's voiceprint.
 pub async fn verify(
     state: &AppState,
@@ -286,29 +327,9 @@ pub async fn verify(
     let evidence = evidence(&state.models, &engine, &tpl, &a, None);
 
     // Replay check against audio already seen for this customer, then remember this one.
-    let mut seen =
-        match store::templates::template(&state.db, tenant, customer, super::FINGERPRINT_MODALITY)
-            .await?
-        {
-            Some(s) => {
-                template::open_seen(&key, tenant.as_str(), customer.as_str(), &s.ciphertext)?
-            }
-            None => SeenAudio::default(),
-        };
+    let seen = seen_audio(state, tenant, customer, &key).await?;
     let replay = a.fingerprint.matches(&seen.fingerprints);
-    seen.push(a.fingerprint.clone());
-    let sealed_seen = template::seal_seen(&key, tenant.as_str(), customer.as_str(), &seen)?;
-    store::templates::upsert_template(
-        &state.db,
-        tenant,
-        customer,
-        super::FINGERPRINT_MODALITY,
-        "replay-fingerprint",
-        "1",
-        &sealed_seen,
-    )
-    .await?;
-    store::templates::touch_template(&state.db, tenant, customer, super::MODALITY).await?;
+    remember_audio(state, tenant, customer, &key, seen, a.fingerprint.clone()).await?;
     Ok(VoiceEvidence { replay, ..evidence })
 }
 
