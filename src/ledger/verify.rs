@@ -368,7 +368,7 @@ async fn check_checkpoints(
         if old >= report.proven_size {
             return Ok(Err((
                 format!(
-                    "missing tree head: entries {}..={old} were logged more than {delay} s ago but no external checkpoint covers them (one is signed every minute while entries are added)",
+                    "missing tree head: no external checkpoint covers entries {}..={old}, and entry {old} was logged more than {delay} s ago (one is signed every minute while entries are added)",
                     report.proven_size
                 ),
                 Some(report.proven_size),
@@ -377,7 +377,7 @@ async fn check_checkpoints(
         if !log.witnesses().is_empty() && old >= report.witnessed_size {
             return Ok(Err((
                 format!(
-                    "entries {}..={old} were logged more than {delay} s ago but no witness has cosigned a checkpoint covering them",
+                    "no witness has cosigned a checkpoint covering entries {}..={old}, and entry {old} was logged more than {delay} s ago",
                     report.witnessed_size
                 ),
                 Some(report.witnessed_size),

@@ -753,7 +753,7 @@ both_backends!(
         assert_eq!(
             later.fault.as_deref(),
             Some(
-                "missing tree head: entries 9..=11 were logged more than 120 s ago but no external checkpoint covers them (one is signed every minute while entries are added)"
+                "missing tree head: no external checkpoint covers entries 9..=11, and entry 11 was logged more than 120 s ago (one is signed every minute while entries are added)"
             )
         );
         assert_eq!(later.first_bad_entry, Some(9));
@@ -783,7 +783,7 @@ both_backends!(
         assert!(
             none.fault
                 .unwrap()
-                .starts_with("missing tree head: entries 0..=0")
+                .starts_with("missing tree head: no external checkpoint covers entries 0..=0")
         );
         // Signing refuses to cover a database that no longer reproduces the checkpoint.
         exec(
