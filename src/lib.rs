@@ -3,6 +3,7 @@
 //! The library exposes [`app`] (the whole HTTP service as an axum `Router`) and [`AppState`],
 //! so tests drive the real router in-process; `main.rs` only parses the command line.
 
+pub mod audit;
 pub mod biometrics;
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod witness;
 
 use std::sync::Arc;
 
@@ -70,6 +72,8 @@ pub enum StartupError {
     Consent(#[from] consent::catalogue::CatalogueError),
     #[error(transparent)]
     Signing(#[from] SigningError),
+    #[error(transparent)]
+    Checkpoint(#[from] ledger::publish::PublishError),
 }
 
 impl AppState {
@@ -106,7 +110,8 @@ impl AppState {
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
         let signer = Signer::load(&db, &master_key).await?;
         let signer = Arc::new(signer);
-        let ledger = Ledger::start(db.clone(), signer.clone());
+        let checkpoints = Arc::new(ledger::publish::CheckpointLog::new(&settings, &master_key)?);
+        let ledger = Ledger::start_publishing(db.clone(), signer.clone(), checkpoints);
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
         let scorers = Arc::new(sessions::ScorerRegistry::default());
         biometrics::keystroke::service::register_scorers(&scorers, &models);

@@ -181,6 +181,13 @@ fn service_problem(e: ServiceError) -> Problem {
             "session_mismatch",
             "The session belongs to another customer",
         ),
+        // Someone wrote the database: the operator's log names the entry; the caller learns
+        // only that no receipt is signed for a record that contradicts the log.
+        ServiceError::LogMismatch(_) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "log_mismatch",
+            "The consent record does not match the tamper-evident log; no receipt is signed",
+        ),
     }
 }
 

@@ -48,6 +48,8 @@ use crate::AppState;
         super::consent::sign_tree_head,
         super::consent::inclusion_proof,
         super::consent::consistency_proof,
+        super::checkpoint::checkpoint,
+        super::checkpoint::checkpoint_key,
         super::voice::enrol,
         super::voice::verify,
         super::voice::delete_voiceprint,

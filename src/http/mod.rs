@@ -1,6 +1,7 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
 pub mod auth;
+pub mod checkpoint;
 pub mod consent;
 pub mod console;
 pub mod customers;
@@ -55,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(keystroke::router())
         .merge(sessions::router())
         .merge(consent::router())
+        .merge(checkpoint::router())
         .merge(voice::router())
         .merge(voice_stream::router());
 
