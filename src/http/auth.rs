@@ -206,7 +206,9 @@ async fn start_session(
     session: WebSession,
     destination: &str,
 ) -> Result<Response, PageError> {
-    Ok(start_session_bound(state, lang, session, destination).await?.0)
+    Ok(start_session_bound(state, lang, session, destination)
+        .await?
+        .0)
 }
 
 /// A customer signed in by a redeemed customer link; returns the redirect and the stored hash
@@ -235,13 +237,16 @@ async fn start_session_bound(
         .await
         .map_err(web::internal(lang))?;
     let secure = state.settings.cookie_secure;
-    Ok((web::redirect_with_cookies(
-        destination,
-        vec![
-            web::set_cookie(web::session_cookie(secure), &secret, ttl_secs, secure),
-            web::set_cookie(web::flow_cookie(secure), "", 0, secure),
-        ],
-    ), hash))
+    Ok((
+        web::redirect_with_cookies(
+            destination,
+            vec![
+                web::set_cookie(web::session_cookie(secure), &secret, ttl_secs, secure),
+                web::set_cookie(web::flow_cookie(secure), "", 0, secure),
+            ],
+        ),
+        hash,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

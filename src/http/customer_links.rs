@@ -13,11 +13,7 @@ use axum::{
     routing::{get, post},
 };
 
-use super::{
-    customers::store_problem,
-    extract::PlatformCaller,
-    problem::Problem,
-};
+use super::{customers::store_problem, extract::PlatformCaller, problem::Problem};
 use crate::{
     AppState,
     consent::{

@@ -253,13 +253,21 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Nog niet beschikbaar in deze versie.",
     ),
     // Customer links and the camera choice
-    ("link_camera_title", "Video in your conversation", "Video in uw gesprek"),
+    (
+        "link_camera_title",
+        "Video in your conversation",
+        "Video in uw gesprek",
+    ),
     (
         "link_camera_explain",
         "The agent you are talking to asks whether, and how, video may be used in this conversation. You decide on the next page.",
         "De medewerker met wie u spreekt vraagt of en hoe video in dit gesprek gebruikt mag worden. U beslist op de volgende pagina.",
     ),
-    ("link_privacy_title", "Your privacy centre", "Uw privacycentrum"),
+    (
+        "link_privacy_title",
+        "Your privacy centre",
+        "Uw privacycentrum",
+    ),
     (
         "link_privacy_explain",
         "This link opens your privacy centre: your consents, your biometric profiles and your data.",
@@ -270,9 +278,17 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "To make sure it is you, type the code the agent reads out to you.",
         "Typ de code die de medewerker u voorleest, zodat we weten dat u het bent.",
     ),
-    ("code_label", "Code from the agent", "Code van de medewerker"),
+    (
+        "code_label",
+        "Code from the agent",
+        "Code van de medewerker",
+    ),
     ("continue", "Continue", "Doorgaan"),
-    ("wrong_code", "That code is not right.", "Die code klopt niet."),
+    (
+        "wrong_code",
+        "That code is not right.",
+        "Die code klopt niet.",
+    ),
     ("attempts_left", "Attempts left", "Pogingen over"),
     (
         "link_expired",
@@ -304,17 +320,49 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "That choice is not offered. Nothing was changed.",
         "Die keuze wordt niet aangeboden. Er is niets gewijzigd.",
     ),
-    ("camera_title", "Video in this conversation", "Video in dit gesprek"),
+    (
+        "camera_title",
+        "Video in this conversation",
+        "Video in dit gesprek",
+    ),
     ("camera_now", "Now", "Nu"),
-    ("camera_not_decided", "Not decided yet: the camera stays off", "Nog niet gekozen: de camera blijft uit"),
+    (
+        "camera_not_decided",
+        "Not decided yet: the camera stays off",
+        "Nog niet gekozen: de camera blijft uit",
+    ),
     ("camera_options", "Options", "Opties"),
-    ("mode_audio_only", "Camera off (audio only)", "Camera uit (alleen geluid)"),
-    ("mode_one_way", "I see the agent (my camera off)", "Ik zie de medewerker (mijn camera uit)"),
-    ("mode_two_way", "Video both ways", "Video in beide richtingen"),
-    ("opt_blur", "Blur my background", "Mijn achtergrond vervagen"),
+    (
+        "mode_audio_only",
+        "Camera off (audio only)",
+        "Camera uit (alleen geluid)",
+    ),
+    (
+        "mode_one_way",
+        "I see the agent (my camera off)",
+        "Ik zie de medewerker (mijn camera uit)",
+    ),
+    (
+        "mode_two_way",
+        "Video both ways",
+        "Video in beide richtingen",
+    ),
+    (
+        "opt_blur",
+        "Blur my background",
+        "Mijn achtergrond vervagen",
+    ),
     ("opt_recording", "Recording", "Opname"),
-    ("opt_recording_allow", "Allow the video to be recorded", "Opname van de video toestaan"),
-    ("opt_retention", "Keep the recording for", "Opname bewaren gedurende"),
+    (
+        "opt_recording_allow",
+        "Allow the video to be recorded",
+        "Opname van de video toestaan",
+    ),
+    (
+        "opt_retention",
+        "Keep the recording for",
+        "Opname bewaren gedurende",
+    ),
     ("days", "days", "dagen"),
     ("yes", "yes", "ja"),
     ("no", "no", "nee"),
@@ -324,11 +372,27 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "U kunt uw keuze hier altijd met één tik wijzigen of intrekken; dat geldt meteen.",
     ),
     // Agent view
-    ("agent_title", "Session: what the customer allowed", "Sessie: wat de klant heeft toegestaan"),
+    (
+        "agent_title",
+        "Session: what the customer allowed",
+        "Sessie: wat de klant heeft toegestaan",
+    ),
     ("session_id", "Session", "Sessie"),
-    ("agent_allowed", "Allowed by the customer (live)", "Toegestaan door de klant (live)"),
-    ("agent_links", "Links sent to the customer", "Links naar de klant"),
-    ("agent_no_links", "No link was sent in this session.", "In deze sessie is geen link verstuurd."),
+    (
+        "agent_allowed",
+        "Allowed by the customer (live)",
+        "Toegestaan door de klant (live)",
+    ),
+    (
+        "agent_links",
+        "Links sent to the customer",
+        "Links naar de klant",
+    ),
+    (
+        "agent_no_links",
+        "No link was sent in this session.",
+        "In deze sessie is geen link verstuurd.",
+    ),
     ("agent_code", "Code to read out", "Voor te lezen code"),
     (
         "agent_code_explain",

@@ -245,12 +245,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let h = response.headers_mut();
     // A page that needs its own script (the agent's live view) sets a stricter-than-default
     // policy itself; every other page gets no script at all.
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(
-        HeaderValue::from_static(
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+        ));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,

@@ -7,10 +7,12 @@
 #[macro_use]
 mod common;
 
+mod abuse;
 mod api;
 mod consent;
 mod crash;
 mod customer_links;
+mod integrity;
 mod keystroke;
 mod ledger;
 mod policies;
@@ -18,4 +20,5 @@ mod sessions;
 mod signing;
 mod startup;
 mod voice;
+mod voice_stream;
 mod web_login;

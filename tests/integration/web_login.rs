@@ -210,7 +210,7 @@ async fn reason(resp: reqwest::Response) -> String {
         .to_string()
 }
 
-async fn staff_session(app: &TestApp, p: &Provider, roles: Value) -> String {
+pub(crate) async fn staff_session(app: &TestApp, p: &Provider, roles: Value) -> String {
     let started = begin(app, "/console/acme/login").await;
     *p.next_claims.lock().unwrap() = Some(claims(p, &started.nonce, json!({"roles": roles})));
     let resp = callback(app, &started, &started.state).await;
@@ -223,7 +223,7 @@ async fn customer_link_session(app: &TestApp, p: &Provider, key: &str, customer:
     crate::customer_links::privacy_link_session(app, p, key, customer).await
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
     let resp = no_redirects()
         .get(app.url(path))
         .header("cookie", cookie)
@@ -234,7 +234,7 @@ async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
         .unwrap()

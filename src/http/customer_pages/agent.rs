@@ -72,7 +72,11 @@ pub struct FindQuery {
     id: String,
 }
 
-pub async fn find(lang: Lang, _me: AgentUser, Query(q): Query<FindQuery>) -> Result<Redirect, PageError> {
+pub async fn find(
+    lang: Lang,
+    _me: AgentUser,
+    Query(q): Query<FindQuery>,
+) -> Result<Redirect, PageError> {
     if !valid_session_id(&q.id) {
         return Err(PageError::bad_request(lang));
     }
