@@ -17,8 +17,16 @@ use trustline::{
 
 use crate::common::{Backend, TestApp, expect_problem};
 use crate::web_login::{
-    Provider, begin, callback, claims, cookie_pair, no_redirects, set_cookie, setup, start,
+    Provider, begin, callback, claims, cookie_pair, no_redirects, set_cookie, setup,
 };
+
+/// Plain-HTTP cookies on loopback, and the webhook receiver on loopback allowed through the
+/// SSRF guard (the operator allow-list).
+fn settings(s: trustline::config::Settings) -> trustline::config::Settings {
+    let mut s = crate::common::allow_loopback_webhooks(s);
+    s.cookie_secure = false;
+    s
+}
 
 /// Both backends, with the pages' settings of the login tests (plain-HTTP cookies on loopback).
 macro_rules! both {
@@ -27,11 +35,11 @@ macro_rules! both {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                ($body)(start(Backend::Sqlite).await).await;
+                ($body)(TestApp::start_with(Backend::Sqlite, settings).await).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                ($body)(start(Backend::Postgres).await).await;
+                ($body)(TestApp::start_with(Backend::Postgres, settings).await).await;
             }
         }
     };
