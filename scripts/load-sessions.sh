@@ -98,6 +98,18 @@ print(json.dumps(out))
 PY
 }
 
+# wrk script posting file $2 with API key $3, written to $1.
+post_lua() {
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $3"
+local f = io.open("$2", "r")
+wrk.body = f:read("*a")
+f:close()
+LUA
+}
+
 run_one() {
   local backend=$1 dir="$WORK/$1" port db_url
   mkdir -p "$dir"
@@ -153,14 +165,7 @@ run_one() {
   curl -s -X POST "$base/v1/sessions" -H "authorization: Bearer $key" -H 'content-type: application/json' \
     --data-binary @"$dir/body.json" \
     | python3 -c 'import json,sys; d=json.load(sys.stdin)["decision"]; print(json.dumps({k: d[k] for k in ("outcome","reasons","biometrics")}))'
-  cat > "$dir/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $key"
-local f = io.open("$dir/body.json", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
+  post_lua "$dir/post.lua" "$dir/body.json" "$key"
   # A short warm-up (connections, page cache, WAL file), then the measured run.
   wrk -t2 -c"$CONNS" -d3s -s "$dir/post.lua" "$base/v1/sessions" >/dev/null
   echo "wrk -t2 -c$CONNS -d${SECS}s --latency (body $(wc -c < "$dir/body.json") bytes)"
@@ -204,13 +209,8 @@ run_bare() {
   local bare_pid=$!
   for _ in $(seq 1 300); do curl -fs "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   curl -fs "$base/healthz" >/dev/null || { echo "baseline did not start:"; tail "$dir/bare.log"; exit 1; }
-  cat > "$dir/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$body", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
+  # The same request bytes as the service got (the baseline ignores the key).
+  post_lua "$dir/post.lua" "$body" "$(cat "$WORK/$backend/key")"
   wrk -t2 -c"$CONNS" -d3s -s "$dir/post.lua" "$base/v1/sessions" >/dev/null
   echo "== $backend baseline (bare axum + group-committed durable insert): wrk -t2 -c$CONNS -d${SECS}s --latency"
   local load_before

@@ -43,7 +43,7 @@ pub struct AppState {
     pub policies: Arc<policy::PolicySet>,
     pub signer: Arc<Signer>,
     /// Biometric scorers by modality (registered by the voice and keystroke services).
-    pub scorers: Arc<sessions::ScorerRegistry>,
+    pub scorers: Arc<biometrics::scorer::ScorerRegistry>,
     /// The per-tenant tamper-evident log (one writer task per process, group commit; new
     /// sessions commit in its batches too: `Ledger::append_with`).
     pub ledger: Arc<Ledger>,
@@ -104,7 +104,7 @@ impl AppState {
         let signer = Arc::new(signer);
         let ledger = Ledger::start(db.clone(), signer.clone());
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
-        let scorers = Arc::new(sessions::ScorerRegistry::default());
+        let scorers = Arc::new(biometrics::scorer::ScorerRegistry::default());
         biometrics::keystroke::service::register_scorers(&scorers, &models);
         biometrics::voice::scorer::register_scorer(&scorers, &models);
         Ok(Self {
