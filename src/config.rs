@@ -89,6 +89,41 @@ pub struct RawSettings {
     /// Mark browser cookies `Secure` (and use the `__Host-` prefix). May be turned off only
     /// when `public_url` is plain-HTTP loopback (local tests).
     pub cookie_secure: bool,
+    /// Argon2 (PIN) hashes and verifications running at once; each holds 19 MiB.
+    pub argon2_max_concurrent: usize,
+    /// A connection must deliver a complete request head within this time, both when it opens
+    /// and between keep-alive requests (so it is also the idle timeout), or it is closed.
+    pub http_header_read_timeout_secs: u64,
+    /// Open connections per instance; beyond it new ones get 503 `overloaded` and are closed.
+    pub http_max_connections: usize,
+    /// Webhook hosts allowed despite resolving to loopback, private, link-local or other
+    /// non-public addresses: exact host names or IP addresses, or CIDR blocks (`127.0.0.0/8`).
+    /// Empty (the default) refuses them all. For test setups and on-premises platforms.
+    pub webhook_allow_private: Vec<String>,
+    /// Requests per API key per window on verification, factor and link endpoints.
+    pub rate_limit_per_key: u32,
+    /// Requests per (API key, customer reference) per window on the same endpoints.
+    pub rate_limit_per_customer: u32,
+    /// Length of a rate-limit window in seconds.
+    pub rate_limit_window_secs: u64,
+    /// Where signed checkpoints (C2SP tlog-checkpoint) and witness cosignatures are appended,
+    /// outside the database. Default: `data_dir/checkpoints`. Instances sharing a database
+    /// should share this directory too (or each keep its own and be verified each).
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Prefix of every tenant's log origin (`<prefix>/<tenant>`), a schema-less URL that is
+    /// also the checkpoint key name. Default: `public_url`'s host and path, then `/log`.
+    pub log_origin_prefix: Option<String>,
+    /// Witnesses that cosign every checkpoint (tlog-witness `add-checkpoint`).
+    pub witnesses: Vec<WitnessSetting>,
+}
+
+/// One witness: its `add-checkpoint` URL and its cosignature/v1 verifier key
+/// (`name+hash+base64`, as `trustline witness` prints it).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSetting {
+    pub url: String,
+    pub key: String,
 }
 
 impl Default for RawSettings {
@@ -108,6 +143,16 @@ impl Default for RawSettings {
             log_format: "json".into(),
             public_url: "http://127.0.0.1:8080".into(),
             cookie_secure: true,
+            checkpoint_dir: None,
+            log_origin_prefix: None,
+            witnesses: Vec::new(),
+            argon2_max_concurrent: 2,
+            http_header_read_timeout_secs: 10,
+            http_max_connections: 1024,
+            webhook_allow_private: Vec::new(),
+            rate_limit_per_key: 6000,
+            rate_limit_per_customer: 60,
+            rate_limit_window_secs: 60,
         }
     }
 }
@@ -135,6 +180,22 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub public_url: String,
     pub cookie_secure: bool,
+    pub checkpoint_dir: PathBuf,
+    pub log_origin_prefix: String,
+    pub witnesses: Vec<WitnessSetting>,
+    pub argon2_max_concurrent: usize,
+    pub http_header_read_timeout: Duration,
+    pub http_max_connections: usize,
+    pub webhook_allow_private: crate::factors::webhook_guard::AllowList,
+    pub rate_limits: RateLimits,
+}
+
+/// Fixed-window request limits, shared by instances through the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_key: u32,
+    pub per_customer: u32,
+    pub window: Duration,
 }
 
 impl Settings {
@@ -235,6 +296,75 @@ impl RawSettings {
                     .into(),
             });
         }
+        let log_origin_prefix = match self.log_origin_prefix {
+            Some(p) => p.trim_end_matches('/').to_string(),
+            None => {
+                let host = public_url
+                    .split_once("://")
+                    .map_or(public_url.as_str(), |(_, h)| h);
+                format!("{host}/log")
+            }
+        };
+        if !crate::crypto::note::valid_name(&log_origin_prefix) {
+            return Err(ConfigError::Invalid {
+                setting: "log_origin_prefix",
+                reason: "must be non-empty without spaces or `+` (it names the checkpoint key)"
+                    .into(),
+            });
+        }
+        for w in &self.witnesses {
+            crate::crypto::note::VerifierKey::parse(&w.key)
+                .ok()
+                .filter(|k| k.alg == crate::crypto::note::ALG_COSIGNATURE_V1)
+                .ok_or_else(|| ConfigError::Invalid {
+                    setting: "witnesses",
+                    reason: format!("`{}` is not a cosignature/v1 verifier key", w.key),
+                })?;
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    setting: "witnesses",
+                    reason: format!("`{}` is not an http(s) URL", w.url),
+                });
+            }
+        }
+        let checkpoint_dir = self
+            .checkpoint_dir
+            .unwrap_or_else(|| self.data_dir.join("checkpoints"));
+        if !(1..=64).contains(&self.argon2_max_concurrent) {
+            return Err(ConfigError::Invalid {
+                setting: "argon2_max_concurrent",
+                reason: "must be between 1 and 64".into(),
+            });
+        }
+        if !(1..=300).contains(&self.http_header_read_timeout_secs) {
+            return Err(ConfigError::Invalid {
+                setting: "http_header_read_timeout_secs",
+                reason: "must be between 1 and 300".into(),
+            });
+        }
+        if !(1..=1_000_000).contains(&self.http_max_connections) {
+            return Err(ConfigError::Invalid {
+                setting: "http_max_connections",
+                reason: "must be between 1 and 1000000".into(),
+            });
+        }
+        let webhook_allow_private = crate::factors::webhook_guard::AllowList::parse(
+            &self.webhook_allow_private,
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            setting: "webhook_allow_private",
+            reason,
+        })?;
+        if self.rate_limit_per_key == 0
+            || self.rate_limit_per_customer == 0
+            || !(1..=86_400).contains(&self.rate_limit_window_secs)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "rate_limit_per_key",
+                reason: "rate limits must be at least 1 and rate_limit_window_secs 1..=86400"
+                    .into(),
+            });
+        }
         let onnxruntime_library = self
             .onnxruntime_library
             .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
@@ -254,6 +384,18 @@ impl RawSettings {
             log_format,
             public_url,
             cookie_secure: self.cookie_secure,
+            checkpoint_dir,
+            log_origin_prefix,
+            witnesses: self.witnesses,
+            argon2_max_concurrent: self.argon2_max_concurrent,
+            http_header_read_timeout: Duration::from_secs(self.http_header_read_timeout_secs),
+            http_max_connections: self.http_max_connections,
+            webhook_allow_private,
+            rate_limits: RateLimits {
+                per_key: self.rate_limit_per_key,
+                per_customer: self.rate_limit_per_customer,
+                window: Duration::from_secs(self.rate_limit_window_secs),
+            },
         })
     }
 }

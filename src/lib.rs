@@ -3,6 +3,7 @@
 //! The library exposes [`app`] (the whole HTTP service as an axum `Router`) and [`AppState`],
 //! so tests drive the real router in-process; `main.rs` only parses the command line.
 
+pub mod audit;
 pub mod biometrics;
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod witness;
 
 use std::sync::Arc;
 
@@ -50,6 +52,10 @@ pub struct AppState {
     /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
     pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Live voice streams of this process (one per session) and their events hub.
+    pub voice_streams: Arc<biometrics::voice::live::StreamRegistry>,
+    /// Argon2 (PIN) work, at most `argon2_max_concurrent` at once.
+    pub password_hashing: Arc<factors::hashing::HashPool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +72,8 @@ pub enum StartupError {
     Consent(#[from] consent::catalogue::CatalogueError),
     #[error(transparent)]
     Signing(#[from] SigningError),
+    #[error(transparent)]
+    Checkpoint(#[from] ledger::publish::PublishError),
 }
 
 impl AppState {
@@ -102,11 +110,13 @@ impl AppState {
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
         let signer = Signer::load(&db, &master_key).await?;
         let signer = Arc::new(signer);
-        let ledger = Ledger::start(db.clone(), signer.clone());
+        let checkpoints = Arc::new(ledger::publish::CheckpointLog::new(&settings, &master_key)?);
+        let ledger = Ledger::start_publishing(db.clone(), signer.clone(), checkpoints);
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
         let scorers = Arc::new(biometrics::scorer::ScorerRegistry::default());
         biometrics::keystroke::service::register_scorers(&scorers, &models);
         biometrics::voice::scorer::register_scorer(&scorers, &models);
+        let settings_argon2_max_concurrent = settings.argon2_max_concurrent;
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -118,6 +128,10 @@ impl AppState {
             ledger,
             consents,
             metrics: telemetry::metrics_handle(),
+            voice_streams: Arc::default(),
+            password_hashing: Arc::new(factors::hashing::HashPool::new(
+                settings_argon2_max_concurrent,
+            )),
         })
     }
 }

@@ -5,11 +5,28 @@ pub mod bare_http;
 pub mod bench;
 pub mod keystroke;
 pub mod rates;
+pub mod spoof;
 pub mod voice;
+pub mod voice_net_speech;
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
+
+/// The shipped models, one session each on one intra-op thread: evaluations and benchmarks
+/// measure one request's work, not the pool's.
+pub(crate) fn single_threaded_models(
+    settings: &crate::config::Settings,
+) -> anyhow::Result<crate::biometrics::models::ModelRegistry> {
+    Ok(crate::biometrics::models::ModelRegistry::load(
+        &settings.onnxruntime_library,
+        &settings.models_dir,
+        crate::biometrics::models::LoadOptions {
+            sessions_per_model: 1,
+            intra_threads: 1,
+        },
+    )?)
+}
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
@@ -35,6 +52,26 @@ pub enum EvalCommand {
         /// DET curve image (default docs/det-voice-<condition>.png).
         #[arg(long)]
         det: Option<PathBuf>,
+        /// Instead of the per-clip protocol: the net-speech curve at these durations (seconds,
+        /// comma-separated, e.g. 1,2,3,5,8): probes concatenate a speaker's other clips.
+        #[arg(long, value_delimiter = ',')]
+        net_speech: Option<Vec<f32>>,
+        /// With --net-speech: clips per speaker to enrol on (the rest make the probes).
+        #[arg(long, default_value_t = 2)]
+        enrol_clips: usize,
+    },
+    /// Presentation-attack detection (AASIST) per attack species: APCER per species and
+    /// BPCER (ISO/IEC 30107-3) at the shipped threshold and at BPCER 5 %. Species are the
+    /// sub-folders of `--attacks` (`models/voice/make_attacks.sh` builds them).
+    Spoof {
+        /// Bona fide speech, `<speaker>/<clip>.wav` (dev speakers are left out).
+        #[arg(long)]
+        bona_fide: PathBuf,
+        #[arg(long)]
+        attacks: PathBuf,
+        /// Pass every clip through the telephone channel; the telephone threshold applies.
+        #[arg(long)]
+        telephone: bool,
     },
 }
 

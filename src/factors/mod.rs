@@ -6,9 +6,11 @@
 //! compared in constant time, and never logged.
 
 pub mod codes;
+pub mod hashing;
 pub mod outbox;
 pub mod qr;
 pub mod service;
 pub mod totp;
+pub mod webhook_guard;
 
 pub use crate::policy::FactorKind;

@@ -30,6 +30,8 @@ pub struct OutboxConfig {
     pub poll_interval: Duration,
     pub base_backoff_ms: i64,
     pub request_timeout: Duration,
+    /// Non-public webhook hosts the operator allows (`webhook_allow_private`).
+    pub allow_private: super::webhook_guard::AllowList,
 }
 
 impl Default for OutboxConfig {
@@ -38,11 +40,13 @@ impl Default for OutboxConfig {
             poll_interval: Duration::from_millis(250),
             base_backoff_ms: 1_000,
             request_timeout: Duration::from_secs(5),
+            allow_private: super::webhook_guard::AllowList::default(),
         }
     }
 }
 
 /// One pass: claim due messages and try each once. Returns how many were delivered.
+/// `client` must be [`super::webhook_guard::client`] (the worker builds it so).
 pub async fn deliver_due(
     db: &Db,
     client: &reqwest::Client,
@@ -56,24 +60,32 @@ pub async fn deliver_due(
             None => Err("no webhook configured".to_string()),
             Some((url, secret)) => {
                 let body = message.payload.clone().into_bytes();
-                client
-                    .post(&url)
-                    .timeout(config.request_timeout)
-                    .header("content-type", "application/json")
-                    .header("idempotency-key", &message.outbox_id)
-                    .header("x-trustline-event", &message.kind)
-                    .header("x-trustline-signature", signature(&secret, &body))
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| format!("request failed: {}", e.without_url()))
-                    .and_then(|r| {
-                        if r.status().is_success() {
-                            Ok(())
-                        } else {
-                            Err(format!("webhook answered {}", r.status().as_u16()))
+                match reqwest::Url::parse(&url) {
+                    Err(_) => Err("webhook url does not parse".to_string()),
+                    Ok(url) => {
+                        match super::webhook_guard::check_literal(&config.allow_private, &url) {
+                            Err(e) => Err(e.to_string()),
+                            Ok(()) => client
+                                .post(url)
+                                .timeout(config.request_timeout)
+                                .header("content-type", "application/json")
+                                .header("idempotency-key", &message.outbox_id)
+                                .header("x-trustline-event", &message.kind)
+                                .header("x-trustline-signature", signature(&secret, &body))
+                                .body(body)
+                                .send()
+                                .await
+                                .map_err(|e| format!("request failed: {}", e.without_url()))
+                                .and_then(|r| {
+                                    if r.status().is_success() {
+                                        Ok(())
+                                    } else {
+                                        Err(format!("webhook answered {}", r.status().as_u16()))
+                                    }
+                                }),
                         }
-                    })
+                    }
+                }
             }
         };
         match outcome {
@@ -97,7 +109,8 @@ pub async fn deliver_due(
 /// The background worker `serve` starts (and tests may start): polls until the process ends.
 pub fn spawn_worker(db: Db, config: OutboxConfig) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let client = reqwest::Client::new();
+        // Guarded: only permitted addresses are connected to, redirects are not followed.
+        let client = super::webhook_guard::client(config.allow_private.clone());
         loop {
             if let Err(e) = deliver_due(&db, &client, &config).await {
                 tracing::error!(error = %e, "outbox pass failed");

@@ -39,6 +39,8 @@ pub enum FactorError {
     OutsideWindow,
     #[error("no webhook is configured for this tenant; one-time codes cannot be delivered")]
     NoWebhook,
+    #[error(transparent)]
+    WebhookRefused(#[from] super::webhook_guard::GuardError),
     #[error("sealed factor secret could not be opened")]
     Crypto,
     #[error(transparent)]
@@ -135,7 +137,9 @@ pub async fn set_pin(
 ) -> Result<(), FactorError> {
     require_registered(state, tenant, customer).await?;
     codes::check_pin_format(&pin)?;
-    let phc = tokio::task::spawn_blocking(move || codes::hash_pin(&pin))
+    let phc = state
+        .password_hashing
+        .run(move || codes::hash_pin(&pin))
         .await
         .map_err(|_| FactorError::Crypto)??;
     store::factors::put_pin(&state.db, tenant, customer, &phc, now_ms()).await?;
@@ -169,11 +173,18 @@ pub async fn set_webhook(
     let parsed = url
         .parse::<axum::http::Uri>()
         .map_err(|_| FactorError::Invalid("url must be an absolute http(s) URL".into()))?;
-    if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
+    let (Some(scheme @ ("http" | "https")), Some(host)) = (parsed.scheme_str(), parsed.host())
+    else {
         return Err(FactorError::Invalid(
             "url must be an absolute http(s) URL".into(),
         ));
-    }
+    };
+    let port = parsed
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    // SSRF: every address the host resolves to must be public (or allowed by the operator);
+    // the delivery checks the address it connects to again.
+    super::webhook_guard::check_host(&state.settings.webhook_allow_private, host, port).await?;
     let secret = codes::random_bytes::<32>()?;
     store::factors::put_webhook(&state.db, tenant, url, &secret, now_ms()).await?;
     Ok(Zeroizing::new(hex::encode(secret)))
@@ -291,7 +302,9 @@ pub async fn verify(
             let phc = store::factors::pin(&state.db, tenant, customer)
                 .await?
                 .ok_or(FactorError::NotEnrolled)?;
-            let ok = tokio::task::spawn_blocking(move || codes::verify_pin(code.trim(), &phc))
+            let ok = state
+                .password_hashing
+                .run(move || codes::verify_pin(code.trim(), &phc))
                 .await
                 .map_err(|_| FactorError::Crypto)?;
             Ok(ok)

@@ -7,6 +7,7 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
+use super::openapi_errors::ErrorResponses;
 use crate::AppState;
 
 #[derive(OpenApi)]
@@ -42,16 +43,19 @@ use crate::AppState;
         super::consent::notice,
         super::consent::camera_grant,
         super::consent::session_events,
+        super::voice_stream::voice_stream,
         super::consent::tree_head,
         super::consent::sign_tree_head,
         super::consent::inclusion_proof,
         super::consent::consistency_proof,
+        super::checkpoint::checkpoint,
+        super::checkpoint::checkpoint_key,
         super::voice::enrol,
         super::voice::verify,
         super::voice::delete_voiceprint,
     ),
     components(schemas(super::problem::Problem, crate::biometrics::scorer::VoiceSample)),
-    modifiers(&ApiKeyScheme),
+    modifiers(&ApiKeyScheme, &ErrorResponses),
     tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"), (name = "consent", description = "Consent, camera grants, and the tamper-evident log (API key)"))
 )]
 pub struct ApiDoc;

@@ -92,6 +92,7 @@ impl FromRequestParts<AppState> for PlatformCaller {
         if !presented.matches(&stored.secret_hash) || stored.revoked_at.is_some() {
             return Err(Problem::unauthenticated());
         }
+        super::rate_limit::check(state, parts, &stored.tenant_id, &stored.key_id).await?;
         Ok(Self {
             tenant: stored.tenant_id,
             key_id: stored.key_id,

@@ -1,6 +1,7 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
 pub mod auth;
+pub mod checkpoint;
 pub mod consent;
 pub mod console;
 pub mod customers;
@@ -9,10 +10,15 @@ pub mod extract;
 pub mod health;
 pub mod i18n;
 pub mod keystroke;
+pub mod limits;
+pub mod openapi_errors;
 pub mod privacy;
 pub mod problem;
+pub mod rate_limit;
+pub mod rejections;
 pub mod sessions;
 pub mod voice;
+pub mod voice_stream;
 pub mod web;
 pub mod wellknown;
 
@@ -50,7 +56,9 @@ pub fn app(state: AppState) -> Router {
         .merge(keystroke::router())
         .merge(sessions::router())
         .merge(consent::router())
-        .merge(voice::router());
+        .merge(checkpoint::router())
+        .merge(voice::router())
+        .merge(voice_stream::router());
 
     // People-facing pages: HTML, strict security headers, no scripts.
     let pages = Router::new()
@@ -70,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(rejections::as_problem))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::from_fn_with_state(timeout, deadline))
         .layer(

@@ -144,6 +144,17 @@ impl Problem {
         )
         .with_detail(detail)
     }
+    /// 429: a rate limit of `scope` (`api_key`, `customer_ref`) is spent until the next window;
+    /// the response carries `Retry-After`.
+    pub fn rate_limited(scope: &'static str, retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests; retry after the time given",
+        )
+        .with_extension("limit", scope)
+        .with_extension("retry_after_secs", retry_after_secs)
+    }
     /// A 500. The caller learns nothing of the cause; log it where this is built.
     pub fn internal() -> Self {
         Self::new(
@@ -206,7 +217,19 @@ impl From<SampleError> for Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = (status == StatusCode::TOO_MANY_REQUESTS)
+            .then(|| {
+                self.extensions
+                    .get("retry_after_secs")
+                    .and_then(Value::as_u64)
+            })
+            .flatten();
         let mut response = (status, Json(self)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

@@ -86,6 +86,12 @@ pub(crate) fn factor_problem(e: FactorError) -> Problem {
             "webhook_not_configured",
             "No webhook is configured to deliver one-time codes (PUT /v1/webhook)",
         ),
+        FactorError::WebhookRefused(e) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "webhook_address_refused",
+            "The webhook URL does not lead to a public address",
+        )
+        .with_detail(e.to_string()),
         FactorError::Store(e) => store_problem(e),
         FactorError::Crypto => {
             tracing::error!("factor secret could not be processed");

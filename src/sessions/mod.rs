@@ -1,6 +1,7 @@
 //! Sessions: the pure decision engine (`engine`) and the service that does the I/O around it
 //! (`service`: load through `store/`, score, call the engine, store, audit, sign).
 
+pub mod attempts;
 pub mod audit;
 pub mod engine;
 pub mod service;

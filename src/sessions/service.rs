@@ -579,6 +579,75 @@ pub async fn add_evidence(
     .await
 }
 
+/// What a live voice stream needs of its session (`biometrics::voice::live`).
+pub struct StreamSession {
+    pub customer: CustomerRef,
+    pub channel: Channel,
+    pub policy: Arc<Policy>,
+    pub customer_state: CustomerState,
+    pub expires_at: i64,
+}
+
+/// The live session a voice stream may feed (expired and denied sessions are refused).
+pub async fn stream_session(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+) -> Result<StreamSession, SessionError> {
+    let (s, customer, channel) = live(state, tenant, session_id).await?;
+    let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
+    Ok(StreamSession {
+        customer,
+        channel,
+        policy,
+        customer_state,
+        expires_at: s.expires_at,
+    })
+}
+
+/// A live stream's accumulated voice score goes into the session's evidence in place of the
+/// one the same stream put there before: one stream is one piece of evidence however often it
+/// is re-scored (its pieces are not independent samples). Re-decides and stores.
+pub async fn stream_evidence(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+    previous: Option<&BiometricScore>,
+    score: &BiometricScore,
+) -> Result<SessionView, SessionError> {
+    update_with(
+        state,
+        tenant,
+        session_id,
+        |e| {
+            if let Some(i) = previous.and_then(|p| e.biometrics.iter().position(|b| b == p)) {
+                e.biometrics.remove(i);
+            }
+            e.biometrics.push(score.clone());
+        },
+        Vec::new(),
+    )
+    .await
+}
+
+/// A finished stream counts once against the customer's consecutive-failure counter.
+pub async fn stream_attempt(
+    state: &AppState,
+    tenant: &TenantId,
+    stream: &StreamSession,
+    score: &BiometricScore,
+) -> Result<(), SessionError> {
+    record_biometrics(
+        state,
+        tenant,
+        &stream.customer,
+        &stream.policy,
+        stream.channel,
+        std::slice::from_ref(score),
+    )
+    .await
+}
+
 /// `POST /v1/sessions/{id}/factors/{kind}`: verify a code, count it, re-decide.
 pub async fn submit_factor(
     state: &AppState,
@@ -593,23 +662,32 @@ pub async fn submit_factor(
         // The tenant knows it never registered this customer: nothing more is revealed.
         return Err(SessionError::Factor(FactorError::NotRegistered));
     }
-    match engine::factor_gate(&policy.lockout, &customer_state.lockout, kind, now_ms()) {
-        Ok(()) => {}
-        Err(Some(at)) => return Err(SessionError::Delayed(kind, at)),
-        Err(None) => return Err(SessionError::FactorLocked(kind)),
-    }
+    // Claim the attempt in the database before the code is compared: concurrent attempts (on
+    // any instance) cannot all pass the gate on one counter value.
+    let seen = customer_state.lockout.code_failures.get(&kind).copied();
+    let reservation =
+        super::attempts::reserve(state, tenant, &customer, &policy.lockout, kind, seen).await?;
     let result = factors::verify(state, tenant, &customer, session_id, kind, code).await;
     let success = match result {
         Ok(ok) => ok,
         Err(e @ (FactorError::Replayed | FactorError::OutsideWindow)) => {
+            reservation.release(state, tenant, &customer).await?;
             audit::factor_attempt(state, tenant, &customer, session_id, kind, refused(&e)).await?;
             return Err(e.into());
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // Not compared (not enrolled, bad input, storage): nothing to count.
+            if let Err(release) = reservation.release(state, tenant, &customer).await {
+                tracing::warn!(error = %release, "lockout reservation not released");
+            }
+            return Err(e.into());
+        }
     };
     let now = now_ms();
-    store::sessions::record_factor(&state.db, tenant, &customer, kind.as_str(), success, now)
-        .await?;
+    if success {
+        reservation.succeeded(state, tenant, &customer, now).await?;
+    }
+    // A failure is already counted: the reservation was the increment.
     audit::factor_attempt(
         state,
         tenant,

@@ -7,9 +7,11 @@
 #[macro_use]
 mod common;
 
+mod abuse;
 mod api;
 mod consent;
 mod crash;
+mod integrity;
 mod keystroke;
 mod ledger;
 mod policies;
@@ -17,4 +19,5 @@ mod sessions;
 mod signing;
 mod startup;
 mod voice;
+mod voice_stream;
 mod web_login;

@@ -86,6 +86,15 @@ pub fn settings_for(dir: &std::path::Path, database_url: String) -> Settings {
     .expect("test settings are valid")
 }
 
+/// Settings for tests whose webhook receiver listens on loopback: the operator allow-list
+/// (`webhook_allow_private`) lets 127.0.0.0/8 through the SSRF guard.
+pub fn allow_loopback_webhooks(mut s: Settings) -> Settings {
+    s.webhook_allow_private =
+        trustline::factors::webhook_guard::AllowList::parse(&["127.0.0.0/8".into()])
+            .expect("valid allow-list");
+    s
+}
+
 pub fn sqlite_url(dir: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", dir.join("trustline.db").display())
 }
@@ -122,8 +131,12 @@ impl TestApp {
             .expect("bind port 0");
         let addr = listener.local_addr().expect("addr");
         let router = app(state.clone());
+        // The listener `serve` uses, with its connection limits.
+        let limits = trustline::http::limits::ConnectionLimits::from_settings(&state.settings);
         tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("server runs");
+            trustline::http::limits::serve(listener, router, limits, std::future::pending())
+                .await
+                .expect("server runs");
         });
         Self {
             state,
@@ -219,9 +232,30 @@ pub async fn expect_problem(resp: reqwest::Response, status: u16, code: &str) ->
     body
 }
 
-/// Run one async test body against both backends, as two tests.
+/// Run one async test body against both backends, as two tests; optionally with settings
+/// adjusted (`settings = |s| Settings { .. }`).
 #[macro_export]
 macro_rules! both_backends {
+    ($name:ident, settings = $adjust:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app =
+                    $crate::common::TestApp::start_with($crate::common::Backend::Sqlite, $adjust)
+                        .await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app =
+                    $crate::common::TestApp::start_with($crate::common::Backend::Postgres, $adjust)
+                        .await;
+                ($body)(app).await;
+            }
+        }
+    };
     ($name:ident, $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
@@ -238,4 +272,26 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+/// What `trustline audit verify` runs, in-process: the database against the keys the master
+/// key authenticates, the checkpoint files under the settings' checkpoint dir, and now.
+pub async fn audit_verify(
+    db: &trustline::store::Db,
+    settings: &Settings,
+    tenant: &str,
+) -> trustline::ledger::verify::VerifyReport {
+    let master = trustline::crypto::master::load_or_create(settings).unwrap();
+    let signer = trustline::crypto::signing::Signer::load(db, &master)
+        .await
+        .unwrap();
+    let checkpoints = trustline::ledger::publish::CheckpointLog::new(settings, &master).unwrap();
+    let evidence = trustline::ledger::verify::Evidence {
+        signer: &signer,
+        checkpoints: &checkpoints,
+        now_ms: trustline::store::now_ms(),
+    };
+    trustline::audit::verify_tenant(db, &evidence, tenant)
+        .await
+        .unwrap()
 }

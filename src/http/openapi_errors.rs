@@ -1,0 +1,167 @@
+//! Completes the OpenAPI document's error side in one place (issue 15: 401/403/429 were
+//! undocumented, error bodies declared `application/json`, constraints missing), so each
+//! handler's annotation keeps only its own answers:
+//!
+//! * every error response is `application/problem+json` with the `Problem` schema;
+//! * operations under the API key answer 401 `unauthenticated`, 403 `scope_denied` and 503
+//!   (`unavailable`, `timeout`); rate-limited ones (`http::rate_limit::is_limited`) 429 with
+//!   `Retry-After`; those with a body 400, 413 and 415;
+//! * parameters and body properties named `customer_ref` carry its pattern and length,
+//!   `session_id` its length, `factor` and `channel` their enums.
+
+use serde_json::{Value, json};
+use utoipa::{Modify, openapi::OpenApi};
+
+use super::problem::PROBLEM_JSON;
+
+/// What `CustomerRef` accepts: 1-128 printable ASCII characters, no spaces.
+pub const CUSTOMER_REF_PATTERN: &str = "^[!-~]{1,128}$";
+const CHANNELS: [&str; 4] = ["voice", "chat", "web", "video"];
+const FACTORS: [&str; 4] = ["totp", "one_time_code", "pin", "recovery_code"];
+
+pub struct ErrorResponses;
+
+fn problem_content() -> Value {
+    json!({ PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } } })
+}
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": problem_content() })
+}
+
+fn add(responses: &mut serde_json::Map<String, Value>, status: &str, description: &str) {
+    responses
+        .entry(status.to_string())
+        .or_insert_with(|| error_response(description));
+}
+
+fn constrain(name: &str, schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    if obj.get("type").and_then(Value::as_str) != Some("string") {
+        return;
+    }
+    match name {
+        "customer_ref" => {
+            obj.insert("pattern".into(), json!(CUSTOMER_REF_PATTERN));
+            obj.insert("minLength".into(), json!(1));
+            obj.insert("maxLength".into(), json!(128));
+        }
+        "session_id" => {
+            obj.insert("minLength".into(), json!(1));
+            obj.insert("maxLength".into(), json!(64));
+        }
+        "channel" => {
+            obj.insert("enum".into(), json!(CHANNELS));
+        }
+        _ => {}
+    }
+}
+
+/// The JSON rewrite (pure, on the serialised document).
+pub fn complete(doc: &mut Value) {
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in item.iter_mut() {
+                let Some(op) = op.as_object_mut() else {
+                    continue;
+                };
+                let secured = op.get("security").is_some();
+                let has_body = op.get("requestBody").is_some();
+                let m = axum::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                    .unwrap_or(axum::http::Method::GET);
+                let limited = secured && super::rate_limit::is_limited(&m, path);
+                if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                    for p in params {
+                        let name = p["name"].as_str().unwrap_or_default().to_string();
+                        if let Some(schema) = p.get_mut("schema") {
+                            if name == "factor" && path.contains("/factors/") {
+                                schema["enum"] = json!(FACTORS);
+                            }
+                            constrain(&name, schema);
+                        }
+                    }
+                }
+                let responses = op
+                    .entry("responses")
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut();
+                let Some(responses) = responses else { continue };
+                for (status, response) in responses.iter_mut() {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        response["content"] = problem_content();
+                    }
+                }
+                if has_body {
+                    add(
+                        responses,
+                        "400",
+                        "Malformed or invalid body (`malformed_json`, `invalid_request`)",
+                    );
+                    add(responses, "413", "Body too large (`payload_too_large`)");
+                    add(
+                        responses,
+                        "415",
+                        "Body is not `application/json` (`unsupported_media_type`)",
+                    );
+                }
+                if secured {
+                    add(
+                        responses,
+                        "401",
+                        "Missing, unknown, wrong or revoked API key (`unauthenticated`)",
+                    );
+                    add(
+                        responses,
+                        "403",
+                        "The key lacks the operation's scope (`scope_denied`)",
+                    );
+                    add(
+                        responses,
+                        "503",
+                        "A dependency is unavailable or the request timed out (`unavailable`, `timeout`)",
+                    );
+                }
+                if limited {
+                    let mut r = error_response(
+                        "Rate limit of the API key or customer reference spent (`rate_limited`)",
+                    );
+                    r["headers"] = json!({ "Retry-After": {
+                        "description": "Seconds until the next window",
+                        "schema": { "type": "integer", "minimum": 1 }
+                    }});
+                    responses.entry("429".to_string()).or_insert(r);
+                }
+            }
+        }
+    }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for schema in schemas.values_mut() {
+            if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                for (name, prop) in props.iter_mut() {
+                    constrain(name, prop);
+                }
+            }
+        }
+    }
+}
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let Ok(mut doc) = serde_json::to_value(&*openapi) else {
+            return;
+        };
+        complete(&mut doc);
+        match serde_json::from_value::<OpenApi>(doc) {
+            Ok(done) => *openapi = done,
+            Err(e) => tracing::error!(error = %e, "OpenAPI error responses not added"),
+        }
+    }
+}
