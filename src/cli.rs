@@ -427,6 +427,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Bench(crate::eval::BenchCommand::BareHttp) => {
+            let db = connect(&settings).await?;
+            crate::eval::bare_http::serve(db, settings.listen).await
+        }
         Command::Bench(crate::eval::BenchCommand::Ledger {
             writers,
             appends,

@@ -45,7 +45,7 @@ pub struct AppState {
     pub policies: Arc<policy::PolicySet>,
     pub signer: Arc<Signer>,
     /// Biometric scorers by modality (registered by the voice and keystroke services).
-    pub scorers: Arc<sessions::ScorerRegistry>,
+    pub scorers: Arc<biometrics::scorer::ScorerRegistry>,
     /// The per-tenant tamper-evident log (one writer task per process, group commit; new
     /// sessions commit in its batches too: `Ledger::append_with`).
     pub ledger: Arc<Ledger>,
@@ -113,7 +113,7 @@ impl AppState {
         let checkpoints = Arc::new(ledger::publish::CheckpointLog::new(&settings, &master_key)?);
         let ledger = Ledger::start_publishing(db.clone(), signer.clone(), checkpoints);
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
-        let scorers = Arc::new(sessions::ScorerRegistry::default());
+        let scorers = Arc::new(biometrics::scorer::ScorerRegistry::default());
         biometrics::keystroke::service::register_scorers(&scorers, &models);
         biometrics::voice::scorer::register_scorer(&scorers, &models);
         let settings_argon2_max_concurrent = settings.argon2_max_concurrent;

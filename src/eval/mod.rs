@@ -1,6 +1,7 @@
 //! `trustline eval …` and `trustline bench …`: accuracy and speed measured by commands anyone
 //! can run. Shared metric code (EER, FNMR at FMR, DET curves) lives in [`metrics`].
 
+pub mod bare_http;
 pub mod bench;
 pub mod keystroke;
 pub mod rates;
@@ -89,6 +90,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         proof_entries: u64,
     },
+    /// The baseline for `scripts/load-sessions.sh`: bare axum answering `POST /v1/sessions`
+    /// with one group-committed durable insert per request (no middleware, no key check, no
+    /// decision), on the configured database and listen address, until stopped.
+    BareHttp,
     /// Verify of N seconds of audio (decode + VAD + fbank + embeddings + scoring) against bare
     /// ONNX Runtime calls of every model verify runs (Silero VAD, CAM++, GE2E) on the same
     /// inputs, in the same run, one intra-op thread (run under `taskset -c 0` for one core).

@@ -57,7 +57,7 @@ use crate::AppState;
         super::voice::verify,
         super::voice::delete_voiceprint,
     ),
-    components(schemas(super::problem::Problem, crate::biometrics::voice::scorer::VoiceSample)),
+    components(schemas(super::problem::Problem, crate::biometrics::scorer::VoiceSample)),
     modifiers(&ApiKeyScheme, &ErrorResponses),
     tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"), (name = "consent", description = "Consent, camera grants, and the tamper-evident log (API key)"))
 )]

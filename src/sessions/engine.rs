@@ -221,6 +221,37 @@ fn method_allows(methods: &[String], modality: Modality) -> bool {
     methods.iter().any(|m| m == modality.method())
 }
 
+/// Which of the requested modalities can count for this customer at all, and the reasons the
+/// decision gives for the others (the same rules [`decide`] applies to scores): the shell
+/// scores only these, so it never opens a template the decision would ignore.
+pub fn eligible_modalities(
+    policy: &Policy,
+    customer: &CustomerState,
+    requested: &[Modality],
+) -> (Vec<Modality>, Vec<String>) {
+    let mut reasons = Vec::new();
+    if requested.is_empty() || !customer.registered {
+        // `decide` says `customer_not_registered`.
+        return (Vec::new(), reasons);
+    }
+    if biometrics_disabled(&policy.lockout, &customer.lockout) {
+        reasons.push("biometrics_disabled_after_failures".into());
+        return (Vec::new(), reasons);
+    }
+    let mut eligible = Vec::new();
+    for &m in requested {
+        if !method_allows(&customer.methods, m) {
+            // The customer chose not to be recognised this way: not even scored.
+            reasons.push(format!("{}_not_chosen_by_customer", m.as_str()));
+        } else if !customer.templates.contains(&m) {
+            reasons.push(format!("{}_not_enrolled", m.as_str()));
+        } else {
+            eligible.push(m);
+        }
+    }
+    (eligible, reasons)
+}
+
 /// One biometric sample as fusion sees it.
 #[derive(Debug, Clone, Copy)]
 struct Presented {
