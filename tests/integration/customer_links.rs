@@ -143,13 +143,14 @@ async fn session(app: &TestApp, key: &str, cref: &str) -> String {
 /// Deliver queued webhook messages (what the outbox worker does) and return the links they
 /// carried, newest last.
 async fn delivered_links(app: &TestApp, f: &Fixture) -> Vec<Value> {
-    deliver_due(
-        &app.state.db,
-        &reqwest::Client::new(),
-        &OutboxConfig::default(),
-    )
-    .await
-    .unwrap();
+    // The worker's guarded client and the operator's allow-list (loopback here), as `serve`
+    // configures them: the SSRF guard refuses the receiver's 127.0.0.1 URL otherwise.
+    let config = OutboxConfig {
+        allow_private: app.state.settings.webhook_allow_private.clone(),
+        ..OutboxConfig::default()
+    };
+    let client = trustline::factors::webhook_guard::client(config.allow_private.clone());
+    deliver_due(&app.state.db, &client, &config).await.unwrap();
     f.hook
         .seen
         .lock()
