@@ -18,6 +18,7 @@ use trustline::{
         service::{score_fixed, score_free},
     },
     biometrics::models::{LoadOptions, ModelRegistry, ModelTask},
+    biometrics::scorer::{KeystrokeFixedSample, KeystrokeFreeSample},
     config::RawSettings,
 };
 
@@ -117,8 +118,8 @@ fn fixed_case(registry: &ModelRegistry, n: u64) -> serde_json::Value {
     let body = serde_json::to_vec(&phrase(1000)).unwrap();
     let model = registry.for_task(ModelTask::KeystrokeFixed).unwrap();
     let end_to_end = || {
-        let events: Vec<KeyEvent> = serde_json::from_slice(&body).unwrap();
-        score_fixed(registry, &template, &events).unwrap()
+        let sample: KeystrokeFixedSample = serde_json::from_slice(&body).unwrap();
+        score_fixed(registry, &template, &sample.parse().unwrap()).unwrap()
     };
     let e2e_score = end_to_end().score;
     let attempt: Vec<KeyEvent> = serde_json::from_slice(&body).unwrap();
@@ -192,8 +193,8 @@ fn main() {
     let template = model.run(|s| free::enrol(s, &windows)).unwrap();
     let body = serde_json::to_vec(&segments).unwrap();
     let end_to_end = || {
-        let segments: Vec<Vec<KeyEvent>> = serde_json::from_slice(&body).unwrap();
-        score_free(&registry, &template, &segments).unwrap()
+        let sample: KeystrokeFreeSample = serde_json::from_slice(&body).unwrap();
+        score_free(&registry, &template, &sample.parse().unwrap()).unwrap()
     };
     let e2e_score = end_to_end().score;
     let data = windows.data.clone();

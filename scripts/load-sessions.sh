@@ -8,6 +8,11 @@
 # Tool: wrk (Debian package `wrk`), -t2 --latency for the percentiles. wrk runs on the same
 # 2-core machine as the server, so the figure includes its CPU.
 #
+# Baseline, in the same run and with the same wrk settings and body: `trustline bench
+# bare-http` (bare axum, one group-committed durable insert per request, same database
+# settings) on a fresh database of the same backend; the last lines print decisions/s divided
+# by the baseline's requests/s.
+#
 # Usage: scripts/load-sessions.sh [--backend sqlite|postgres|both] [--scored]
 #                                 [--connections N] [--seconds S] [--bin PATH]
 #   --scored  enrol the customer's free-text typing profile first (consent granted through the
@@ -93,6 +98,18 @@ print(json.dumps(out))
 PY
 }
 
+# wrk script posting file $2 with API key $3, written to $1.
+post_lua() {
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $3"
+local f = io.open("$2", "r")
+wrk.body = f:read("*a")
+f:close()
+LUA
+}
+
 run_one() {
   local backend=$1 dir="$WORK/$1" port db_url
   mkdir -p "$dir"
@@ -148,14 +165,7 @@ run_one() {
   curl -s -X POST "$base/v1/sessions" -H "authorization: Bearer $key" -H 'content-type: application/json' \
     --data-binary @"$dir/body.json" \
     | python3 -c 'import json,sys; d=json.load(sys.stdin)["decision"]; print(json.dumps({k: d[k] for k in ("outcome","reasons","biometrics")}))'
-  cat > "$dir/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $key"
-local f = io.open("$dir/body.json", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
+  post_lua "$dir/post.lua" "$dir/body.json" "$key"
   # A short warm-up (connections, page cache, WAL file), then the measured run.
   wrk -t2 -c"$CONNS" -d3s -s "$dir/post.lua" "$base/v1/sessions" >/dev/null
   echo "wrk -t2 -c$CONNS -d${SECS}s --latency (body $(wc -c < "$dir/body.json") bytes)"
@@ -174,6 +184,50 @@ LUA
   echo "RESULT tool=$WRK_VERSION backend=$backend scored=$SCORED connections=$CONNS seconds=$SECS req/s=$rps p99=$p99 non-2xx=${non2xx:-0} loadavg_before=\"$load_before\" loadavg_after=\"$load_after\" cores=$(nproc)"
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
+  SUMMARY+=("$backend trustline req/s=$rps p99=$p99 non-2xx=${non2xx:-0} loadavg=\"$load_before\"")
+  run_bare "$backend" "$dir/body.json" "$rps"
 }
 
+# The baseline: bare axum + one group-committed durable insert per request, same load.
+run_bare() {
+  local backend=$1 body=$2 service_rps=$3 dir="$WORK/$1-bare" port db_url
+  mkdir -p "$dir"
+  port=$(free_port)
+  if [ "$backend" = postgres ]; then
+    "${RUNAS[@]}" "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "CREATE DATABASE bare_$$" >/dev/null
+    db_url="postgres://postgres@127.0.0.1:$PGPORT/bare_$$"
+  else
+    db_url="sqlite://$dir/bare.db?mode=rwc"
+  fi
+  local base=http://127.0.0.1:$port
+  (
+    export TRUSTLINE_DATA_DIR=$dir TRUSTLINE_LISTEN=127.0.0.1:$port RUST_LOG=${RUST_LOG:-warn} \
+      DATABASE_URL=$db_url
+    exec "$BIN" bench bare-http > "$dir/bare.log" 2>&1
+  ) &
+  PIDS+=($!)
+  local bare_pid=$!
+  for _ in $(seq 1 300); do curl -fs "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -fs "$base/healthz" >/dev/null || { echo "baseline did not start:"; tail "$dir/bare.log"; exit 1; }
+  # The same request bytes as the service got (the baseline ignores the key).
+  post_lua "$dir/post.lua" "$body" "$(cat "$WORK/$backend/key")"
+  wrk -t2 -c"$CONNS" -d3s -s "$dir/post.lua" "$base/v1/sessions" >/dev/null
+  echo "== $backend baseline (bare axum + group-committed durable insert): wrk -t2 -c$CONNS -d${SECS}s --latency"
+  local load_before
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$dir/post.lua" "$base/v1/sessions" | tee "$dir/wrk.out"
+  local rps p99 non2xx ratio
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$dir/wrk.out")
+  p99=$(awk '$1 == "99%" {print $2}' "$dir/wrk.out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$dir/wrk.out")
+  ratio=$(python3 -c "print(f'{float(\"$service_rps\") / float(\"$rps\"):.3f}')")
+  echo "BASELINE tool=$WRK_VERSION backend=$backend connections=$CONNS seconds=$SECS req/s=$rps p99=$p99 non-2xx=${non2xx:-0} loadavg_before=\"$load_before\" ratio_service_to_bare=$ratio"
+  SUMMARY+=("$backend bare      req/s=$rps p99=$p99 non-2xx=${non2xx:-0} loadavg=\"$load_before\" ratio=$ratio")
+  kill "$bare_pid" 2>/dev/null || true
+  wait "$bare_pid" 2>/dev/null || true
+}
+
+SUMMARY=()
 for b in $BACKENDS; do run_one "$b"; done
+echo "== summary ($(nproc) cores, shared machine; wrk on the same cores)"
+for line in "${SUMMARY[@]}"; do echo "  $line"; done

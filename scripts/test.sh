@@ -12,6 +12,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! [ -x /usr/bin/chro
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql chromium chromium-driver >/dev/null
 fi
+# Go and Debian's copy of golang.org/x/mod (sumdb/note): the third-party verifier the tests
+# run on the service's checkpoints (tests/tools/note-verify, built offline in GOPATH mode).
+if ! command -v go >/dev/null 2>&1 || ! [ -f /usr/share/gocode/src/golang.org/x/mod/sumdb/note/note.go ]; then
+  echo "installing golang-go, golang-golang-x-mod-dev (Debian packages)…"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends golang-go golang-golang-x-mod-dev >/dev/null
+fi
 scripts/install-onnxruntime.sh
 
 # A throwaway PostgreSQL on loopback, in a temp dir, stopped on exit.

@@ -49,6 +49,9 @@ pub enum Command {
     /// Check the tamper-evident log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run a witness: cosign checkpoints of the logs it knows (C2SP tlog-witness
+    /// `add-checkpoint`), never one that goes backwards or lacks a consistency proof.
+    Witness(crate::witness::server::WitnessArgs),
     /// Enforce retention now (expire consents, destroy templates whose purpose or time ended).
     #[command(subcommand)]
     Retention(RetentionCommand),
@@ -95,8 +98,10 @@ pub enum IdpCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain, tip, tree heads and their signatures; name the first bad
-    /// entry. Exits 1 when any log fails.
+    /// Recompute the hash chain, tip, customer commitments, tree heads and their signatures;
+    /// check the database against the external checkpoints and witness cosignatures (a missing
+    /// expected head fails), the signing-key rows, and every consent row against its log
+    /// entries; name the first fault. Exits 1 when any log fails.
     Verify {
         /// Only this tenant (default: every tenant with a log).
         #[arg(long)]
@@ -104,6 +109,12 @@ pub enum AuditCommand {
         /// Print one JSON report per tenant.
         #[arg(long)]
         json: bool,
+    },
+    /// Print a tenant log's checkpoint verifier key (C2SP signed-note `origin+hash+key`), for
+    /// third-party verifiers and witnesses.
+    CheckpointKey {
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -239,11 +250,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             corpus,
             telephone,
             det,
+            net_speech,
+            enrol_clips,
         }) => {
-            tokio::task::spawn_blocking(move || {
-                crate::eval::voice::run(&settings, &corpus, telephone, det)
+            tokio::task::spawn_blocking(move || match net_speech {
+                Some(durations) => {
+                    let summary = crate::eval::voice_net_speech::run(
+                        &settings,
+                        &corpus,
+                        telephone,
+                        &durations,
+                        enrol_clips,
+                    )?;
+                    println!("{summary}");
+                    Ok(())
+                }
+                None => crate::eval::voice::run(&settings, &corpus, telephone, det),
             })
             .await?
+        }
+        Command::Eval(crate::eval::EvalCommand::Spoof {
+            bona_fide,
+            attacks,
+            telephone,
+        }) => {
+            let summary = tokio::task::spawn_blocking(move || {
+                crate::eval::spoof::run(&settings, &bona_fide, &attacks, telephone)
+            })
+            .await??;
+            println!("{summary}");
+            Ok(())
         }
         Command::Bench(crate::eval::BenchCommand::Voice {
             seconds,
@@ -338,22 +374,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let master =
                 crate::crypto::master::load_or_create(&settings).map_err(anyhow::Error::msg)?;
             let signer = crate::crypto::signing::Signer::load(&db, &master).await?;
+            let checkpoints = crate::ledger::publish::CheckpointLog::new(&settings, &master)?;
+            let evidence = crate::ledger::verify::Evidence {
+                signer: &signer,
+                checkpoints: &checkpoints,
+                now_ms: crate::store::now_ms(),
+            };
             let tenants = match tenant {
                 Some(t) => vec![t.parse::<TenantId>()?.to_string()],
                 None => crate::store::ledger::tenants(&db).await?,
             };
+            let refused = signer.refused_keys();
+            for key in &refused {
+                if !json {
+                    println!("FAIL signing key {}: {}", key.kid, key.reason);
+                }
+            }
+            if !refused.is_empty() && tenants.is_empty() {
+                anyhow::bail!("{} signing key rows are refused", refused.len());
+            }
             let mut failed = 0;
             for t in &tenants {
-                let report = crate::ledger::verify::verify_tenant(&db, &signer, t).await?;
+                let report = crate::audit::verify_tenant(&db, &evidence, t).await?;
                 if json {
                     println!("{}", serde_json::to_string(&report)?);
                 } else if let Some(fault) = &report.fault {
                     println!("FAIL {t}: {fault}");
                 } else {
-                    println!(
-                        "ok   {t}: {} entries, {} signed tree heads verified",
-                        report.entries, report.tree_heads
-                    );
+                    println!("ok   {t}: {}", summary(&report));
                 }
                 if !report.ok() {
                     failed += 1;
@@ -364,11 +412,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit(AuditCommand::CheckpointKey { tenant }) => {
+            let master =
+                crate::crypto::master::load_or_create(&settings).map_err(anyhow::Error::msg)?;
+            let checkpoints = crate::ledger::publish::CheckpointLog::new(&settings, &master)?;
+            let tenant: TenantId = tenant.parse()?;
+            println!("{}", checkpoints.log_key(tenant.as_str())?.encode());
+            Ok(())
+        }
+        Command::Witness(args) => crate::witness::server::run(args).await,
         Command::Retention(RetentionCommand::Run) => {
             let state = AppState::build(settings).await?;
             let report = crate::consent::retention::run(&state).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
+        }
+        Command::Bench(crate::eval::BenchCommand::BareHttp) => {
+            let db = connect(&settings).await?;
+            crate::eval::bare_http::serve(db, settings.listen).await
         }
         Command::Bench(crate::eval::BenchCommand::Ledger {
             writers,
@@ -447,6 +508,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// One line of `audit verify` for a log that verified: what is proven, and how far.
+fn summary(r: &crate::ledger::verify::VerifyReport) -> String {
+    let time = |ms: Option<i64>| ms.map_or_else(|| "never".into(), crate::http::web::display_time);
+    let mut out = format!(
+        "{} entries, {} signed tree heads, {} commitments, {} consent rows verified; ",
+        r.entries, r.tree_heads, r.commitments_checked, r.consent_rows_checked
+    );
+    if r.checkpoints == 0 {
+        out.push_str("no external checkpoint yet (every entry is younger than the head interval)");
+    } else {
+        out.push_str(&format!(
+            "entries 0..{} proven by {} external checkpoints (latest {}, first {}); witnessed up to {} ({})",
+            r.proven_size,
+            r.checkpoints,
+            time(r.proven_at),
+            time(r.first_checkpoint_at),
+            r.witnessed_size,
+            time(r.witnessed_at),
+        ));
+    }
+    let unproven = r.entries.saturating_sub(r.proven_size);
+    if unproven > 0 {
+        out.push_str(&format!("; {unproven} newest entries not yet covered"));
+    }
+    out
+}
+
 async fn connect(settings: &Settings) -> anyhow::Result<Db> {
     Ok(Db::connect(
         settings.database_url.expose(),
@@ -483,10 +571,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "trustline listening"
     );
     println!("listening on http://{}", listener.local_addr()?);
-    // Signed tree heads every minute for logs that grew; retention every hour.
+    // Signed tree heads (and checkpoints) every minute for logs that grew, and once now, so
+    // entries a stopped instance left unsigned are covered at once; retention every hour.
+    if let Err(e) = state.ledger.sign_grown_heads().await {
+        tracing::warn!(error = %e, "tree heads at start-up not signed");
+    }
     state
         .ledger
-        .spawn_tree_head_task(std::time::Duration::from_secs(60));
+        .spawn_tree_head_task(crate::ledger::TREE_HEAD_INTERVAL);
     let retention_state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

@@ -106,6 +106,24 @@ pub struct RawSettings {
     pub rate_limit_per_customer: u32,
     /// Length of a rate-limit window in seconds.
     pub rate_limit_window_secs: u64,
+    /// Where signed checkpoints (C2SP tlog-checkpoint) and witness cosignatures are appended,
+    /// outside the database. Default: `data_dir/checkpoints`. Instances sharing a database
+    /// should share this directory too (or each keep its own and be verified each).
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Prefix of every tenant's log origin (`<prefix>/<tenant>`), a schema-less URL that is
+    /// also the checkpoint key name. Default: `public_url`'s host and path, then `/log`.
+    pub log_origin_prefix: Option<String>,
+    /// Witnesses that cosign every checkpoint (tlog-witness `add-checkpoint`).
+    pub witnesses: Vec<WitnessSetting>,
+}
+
+/// One witness: its `add-checkpoint` URL and its cosignature/v1 verifier key
+/// (`name+hash+base64`, as `trustline witness` prints it).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSetting {
+    pub url: String,
+    pub key: String,
 }
 
 impl Default for RawSettings {
@@ -125,6 +143,9 @@ impl Default for RawSettings {
             log_format: "json".into(),
             public_url: "http://127.0.0.1:8080".into(),
             cookie_secure: true,
+            checkpoint_dir: None,
+            log_origin_prefix: None,
+            witnesses: Vec::new(),
             argon2_max_concurrent: 2,
             http_header_read_timeout_secs: 10,
             http_max_connections: 1024,
@@ -159,6 +180,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub public_url: String,
     pub cookie_secure: bool,
+    pub checkpoint_dir: PathBuf,
+    pub log_origin_prefix: String,
+    pub witnesses: Vec<WitnessSetting>,
     pub argon2_max_concurrent: usize,
     pub http_header_read_timeout: Duration,
     pub http_max_connections: usize,
@@ -272,6 +296,40 @@ impl RawSettings {
                     .into(),
             });
         }
+        let log_origin_prefix = match self.log_origin_prefix {
+            Some(p) => p.trim_end_matches('/').to_string(),
+            None => {
+                let host = public_url
+                    .split_once("://")
+                    .map_or(public_url.as_str(), |(_, h)| h);
+                format!("{host}/log")
+            }
+        };
+        if !crate::crypto::note::valid_name(&log_origin_prefix) {
+            return Err(ConfigError::Invalid {
+                setting: "log_origin_prefix",
+                reason: "must be non-empty without spaces or `+` (it names the checkpoint key)"
+                    .into(),
+            });
+        }
+        for w in &self.witnesses {
+            crate::crypto::note::VerifierKey::parse(&w.key)
+                .ok()
+                .filter(|k| k.alg == crate::crypto::note::ALG_COSIGNATURE_V1)
+                .ok_or_else(|| ConfigError::Invalid {
+                    setting: "witnesses",
+                    reason: format!("`{}` is not a cosignature/v1 verifier key", w.key),
+                })?;
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    setting: "witnesses",
+                    reason: format!("`{}` is not an http(s) URL", w.url),
+                });
+            }
+        }
+        let checkpoint_dir = self
+            .checkpoint_dir
+            .unwrap_or_else(|| self.data_dir.join("checkpoints"));
         if !(1..=64).contains(&self.argon2_max_concurrent) {
             return Err(ConfigError::Invalid {
                 setting: "argon2_max_concurrent",
@@ -326,6 +384,9 @@ impl RawSettings {
             log_format,
             public_url,
             cookie_secure: self.cookie_secure,
+            checkpoint_dir,
+            log_origin_prefix,
+            witnesses: self.witnesses,
             argon2_max_concurrent: self.argon2_max_concurrent,
             http_header_read_timeout: Duration::from_secs(self.http_header_read_timeout_secs),
             http_max_connections: self.http_max_connections,

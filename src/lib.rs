@@ -3,6 +3,7 @@
 //! The library exposes [`app`] (the whole HTTP service as an axum `Router`) and [`AppState`],
 //! so tests drive the real router in-process; `main.rs` only parses the command line.
 
+pub mod audit;
 pub mod biometrics;
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod witness;
 
 use std::sync::Arc;
 
@@ -43,13 +45,15 @@ pub struct AppState {
     pub policies: Arc<policy::PolicySet>,
     pub signer: Arc<Signer>,
     /// Biometric scorers by modality (registered by the voice and keystroke services).
-    pub scorers: Arc<sessions::ScorerRegistry>,
+    pub scorers: Arc<biometrics::scorer::ScorerRegistry>,
     /// The per-tenant tamper-evident log (one writer task per process, group commit; new
     /// sessions commit in its batches too: `Ledger::append_with`).
     pub ledger: Arc<Ledger>,
     /// Consent purposes and notices (from `policies/consent/`) and the session events hub.
     pub consents: Arc<consent::service::Consents>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Live voice streams of this process (one per session) and their events hub.
+    pub voice_streams: Arc<biometrics::voice::live::StreamRegistry>,
     /// Argon2 (PIN) work, at most `argon2_max_concurrent` at once.
     pub password_hashing: Arc<factors::hashing::HashPool>,
 }
@@ -68,6 +72,8 @@ pub enum StartupError {
     Consent(#[from] consent::catalogue::CatalogueError),
     #[error(transparent)]
     Signing(#[from] SigningError),
+    #[error(transparent)]
+    Checkpoint(#[from] ledger::publish::PublishError),
 }
 
 impl AppState {
@@ -104,9 +110,10 @@ impl AppState {
             crypto::master::load_or_create(&settings).map_err(StartupError::MasterKey)?;
         let signer = Signer::load(&db, &master_key).await?;
         let signer = Arc::new(signer);
-        let ledger = Ledger::start(db.clone(), signer.clone());
+        let checkpoints = Arc::new(ledger::publish::CheckpointLog::new(&settings, &master_key)?);
+        let ledger = Ledger::start_publishing(db.clone(), signer.clone(), checkpoints);
         let consents = Arc::new(consent::service::Consents::load(&settings.policies_dir)?);
-        let scorers = Arc::new(sessions::ScorerRegistry::default());
+        let scorers = Arc::new(biometrics::scorer::ScorerRegistry::default());
         biometrics::keystroke::service::register_scorers(&scorers, &models);
         biometrics::voice::scorer::register_scorer(&scorers, &models);
         let settings_argon2_max_concurrent = settings.argon2_max_concurrent;
@@ -121,6 +128,7 @@ impl AppState {
             ledger,
             consents,
             metrics: telemetry::metrics_handle(),
+            voice_streams: Arc::default(),
             password_hashing: Arc::new(factors::hashing::HashPool::new(
                 settings_argon2_max_concurrent,
             )),

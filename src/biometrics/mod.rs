@@ -4,4 +4,5 @@
 pub mod audio;
 pub mod keystroke;
 pub mod models;
+pub mod scorer;
 pub mod voice;

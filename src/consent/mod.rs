@@ -8,8 +8,10 @@
 //! * [`retention`] ends expired consents and destroys templates whose purpose ended or whose
 //!   last use is older than the retention limit (Illinois BIPA §15(a)), logging each.
 
+pub mod audit;
 pub mod catalogue;
 pub mod events;
+pub mod logged;
 pub mod receipt;
 pub mod retention;
 pub mod rules;

@@ -73,6 +73,10 @@ pub enum ServiceError {
     SessionEnded,
     #[error("the session belongs to another customer")]
     SessionMismatch,
+    /// The consent row and the log disagree (someone wrote the database): no receipt is
+    /// signed for it. The detail names the entry, for the operator's log only.
+    #[error("the consent record does not match the log: {0}")]
+    LogMismatch(String),
 }
 
 /// How the platform says the grant was captured.
@@ -302,6 +306,8 @@ pub async fn grant(
                     "ivr_call_id": ivr_call_id,
                     "scope": valid.scope.as_str(),
                     "valid_until": valid.valid_until,
+                    // The grant's own time, so a receipt built from this entry says it exactly.
+                    "granted_at": now,
                 }),
             },
             consent.clone(),
@@ -371,20 +377,75 @@ fn sign_receipt(
     sign(state, receipt::build(consent, spec, controller, &position))
 }
 
-/// The receipt of a stored consent (signed again: the content is the same; the log position,
-/// notice hash and times come from the stored row).
+/// The receipt of a stored consent, signed again from its log entries: the row only says
+/// where they are (see [`logged_consent`]).
 pub async fn receipt(
     state: &AppState,
     tenant: &TenantId,
     consent_id: &str,
 ) -> Result<SignedReceipt, ServiceError> {
-    let consent = store::consents::get(&state.db, tenant, consent_id)
+    let row = store::consents::get(&state.db, tenant, consent_id)
         .await?
         .ok_or(ServiceError::ConsentNotFound)?;
-    let entry =
-        store::ledger::entry(&state.db, tenant.as_str(), consent.ledger_index as u64).await?;
-    let leaf_hash = entry.map(|e| hex::encode(e.leaf_hash)).unwrap_or_default();
+    let (consent, leaf_hash) = logged_consent(state, tenant, &row).await?;
     sign_receipt(state, tenant, &consent, &leaf_hash)
+}
+
+/// The consent as the log records it. The row names the entries; each must be the ledger's
+/// own (its hashed fields reproduce the leaf hash the ledger's tree and latest checkpoint
+/// hold), be for this consent, and commit to the row's customer. Every field a receipt shows
+/// then comes from the entries, so an edited row can change no receipt: it gets `LogMismatch`.
+/// Returns the consent and the grant entry's leaf hash (hex).
+pub(crate) async fn logged_consent(
+    state: &AppState,
+    tenant: &TenantId,
+    row: &ConsentRow,
+) -> Result<(ConsentRow, String), ServiceError> {
+    let mismatch = |what: String| {
+        tracing::error!(tenant = %tenant, consent = %row.consent_id, fault = %what, "consent row disagrees with the log");
+        ServiceError::LogMismatch(what)
+    };
+    let entry_at = |index: i64| async move {
+        let entry = store::ledger::entry(&state.db, tenant.as_str(), index as u64)
+            .await?
+            .ok_or_else(|| mismatch(format!("log entry {index} does not exist")))?;
+        state
+            .ledger
+            .check_entry(tenant, &entry)
+            .await
+            .map_err(|e| mismatch(e.to_string()))?;
+        Ok::<_, ServiceError>(entry)
+    };
+    let grant_entry = entry_at(row.ledger_index).await?;
+    let grant = super::logged::grant_from_entry(&grant_entry, &row.consent_id)
+        .map_err(|e| mismatch(e.to_string()))?;
+    let salt = store::ledger::salt(&state.db, tenant.as_str(), &row.customer_ref).await?;
+    let committed = salt
+        .map(|salt| crate::ledger::entry::customer_commitment(&salt, &row.customer_ref).to_vec());
+    if committed.is_none() || committed != grant_entry.customer_commitment {
+        return Err(mismatch(format!(
+            "log entry {} does not commit to the row's customer",
+            grant.index
+        )));
+    }
+    let end = match row.end_ledger_index {
+        Some(index) => {
+            let entry = entry_at(index).await?;
+            let end = super::logged::end_from_entry(&entry).map_err(|e| mismatch(e.to_string()))?;
+            if end.consent_id != row.consent_id {
+                return Err(mismatch(format!(
+                    "log entry {index} ends consent {}, not this one",
+                    end.consent_id
+                )));
+            }
+            Some(end)
+        }
+        None => None,
+    };
+    Ok((
+        grant.to_row(&row.customer_ref, end.as_ref()),
+        hex::encode(&grant_entry.leaf_hash),
+    ))
 }
 
 pub async fn list(
@@ -483,6 +544,7 @@ pub(crate) async fn end_consent(
                     "purpose": consent.purpose,
                     "reason": reason,
                     "method": method,
+                    "ended_at": now,
                 }),
             },
         )
@@ -500,24 +562,20 @@ pub(crate) async fn end_consent(
     }))
 }
 
+/// The withdrawal receipt, built from the grant and withdrawal entries the log holds.
 async fn sign_withdrawal_receipt(
     state: &AppState,
     tenant: &TenantId,
     ended: &Ended,
     method: &str,
 ) -> Result<SignedReceipt, ServiceError> {
-    let consent = &ended.consent;
-    let (spec, controller) = receipt_context(state, tenant, consent)?;
-    let grant_index = consent.ledger_index as u64;
-    let grant_leaf = store::ledger::entry(&state.db, tenant.as_str(), grant_index)
-        .await?
-        .map(|e| hex::encode(e.leaf_hash))
-        .unwrap_or_default();
+    let (consent, grant_leaf) = logged_consent(state, tenant, &ended.consent).await?;
+    let (spec, controller) = receipt_context(state, tenant, &consent)?;
     let doc = receipt::build_withdrawal(
-        consent,
+        &consent,
         spec,
         controller,
-        &log_position(grant_index, grant_leaf),
+        &log_position(consent.ledger_index as u64, grant_leaf),
         &log_position(ended.log.index, hex::encode(ended.log.leaf_hash)),
         method,
     );

@@ -21,8 +21,9 @@ pub enum EnvelopeError {
     KeyLength,
 }
 
-/// The master key (from configuration or the data directory). Wraps data keys only.
-pub struct MasterKey(LessSafeKey);
+/// The master key (from configuration or the data directory). Wraps data keys, and derives
+/// (HKDF-SHA256) the few keys that must not live in the database: the checkpoint signing key.
+pub struct MasterKey(LessSafeKey, ring::hkdf::Prk);
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,7 +34,26 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, EnvelopeError> {
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| EnvelopeError::KeyLength)?;
-        Ok(Self(LessSafeKey::new(key)))
+        let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"trustline master key v1")
+            .extract(bytes);
+        Ok(Self(LessSafeKey::new(key), prk))
+    }
+
+    /// 32 bytes derived for one named purpose (HKDF-SHA256 expand with `purpose` as info):
+    /// stable for as long as the master key is, and independent of every other purpose.
+    pub fn derive(&self, purpose: &[u8]) -> Result<Zeroizing<[u8; 32]>, EnvelopeError> {
+        struct Len32;
+        impl ring::hkdf::KeyType for Len32 {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let mut out = Zeroizing::new([0u8; 32]);
+        self.1
+            .expand(&[purpose], Len32)
+            .and_then(|okm| okm.fill(out.as_mut()))
+            .map_err(|_| EnvelopeError::KeyLength)?;
+        Ok(out)
     }
 
     /// Make a fresh data key and return it together with its wrapped form for storage.

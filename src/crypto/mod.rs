@@ -3,4 +3,5 @@
 pub mod customer_key;
 pub mod envelope;
 pub mod master;
+pub mod note;
 pub mod signing;

@@ -2,7 +2,10 @@
 //!
 //! One key signs at a time; retired keys stay published in the JWKS until everything they
 //! signed has expired (`retain`), so a verifier holding an older token or receipt still finds
-//! its key. Private keys exist in the database only sealed under the master key.
+//! its key. Private keys exist in the database only sealed under the master key, and a key row
+//! is trusted only when its sealed half opens to its public key (see [`authenticate`]): a row
+//! planted or edited by someone who can write the database but lacks the master key is refused,
+//! left out of the JWKS and named by `trustline audit verify`.
 
 use std::{sync::RwLock, time::Duration};
 
@@ -11,6 +14,7 @@ use ring::{
     rand::{SecureRandom, SystemRandom},
     signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey},
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::envelope::{self, MasterKey};
@@ -52,6 +56,47 @@ struct Keys {
     /// Every key ever used, for verifying what this service signed long ago (tree heads,
     /// receipts); expiry of what was signed is the caller's check, not key age.
     all: Vec<PublishedKey>,
+    /// Rows whose sealed private half does not open under the master key to their public key:
+    /// planted or swapped by someone who can write the database. Never trusted, never published.
+    refused: Vec<RefusedKey>,
+}
+
+/// A signing-key row that failed authentication, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedKey {
+    pub kid: String,
+    pub reason: String,
+}
+
+/// Split rows into those authenticated by the master key (with their opened key pair) and
+/// refused ones. A row is authentic only when its sealed half opens under the master key *and*
+/// the opened private key's public half is the row's public key: without the master key
+/// nobody can seal a private half, so a planted row fails the first test and a row whose
+/// public key was swapped for another fails the second.
+fn authenticate(
+    master: &MasterKey,
+    rows: Vec<StoredSigningKey>,
+) -> (Vec<(StoredSigningKey, Ed25519KeyPair)>, Vec<RefusedKey>) {
+    let mut authentic = Vec::new();
+    let mut refused = Vec::new();
+    for row in rows {
+        match open_key(master, &row) {
+            Ok(pair) if pair.public_key().as_ref() == row.public_key.as_slice() => {
+                authentic.push((row, pair));
+            }
+            Ok(_) => refused.push(RefusedKey {
+                kid: row.kid,
+                reason: "its public key is not the public half of its sealed private key (swapped)"
+                    .into(),
+            }),
+            Err(_) => refused.push(RefusedKey {
+                kid: row.kid,
+                reason: "its sealed private half does not open under the master key (planted)"
+                    .into(),
+            }),
+        }
+    }
+    (authentic, refused)
 }
 
 pub struct Signer {
@@ -128,37 +173,59 @@ impl Signer {
     }
 
     async fn read_keys(db: &Db, master: &MasterKey) -> Result<Keys, SigningError> {
-        let mut stored = store::signing_keys::published(db, now_ms()).await?;
-        if !stored.iter().any(|k| k.retired_at.is_none()) {
+        let now = now_ms();
+        let (mut authentic, mut refused) =
+            authenticate(master, store::signing_keys::all(db).await?);
+        if authentic.is_empty() && !refused.is_empty() {
+            // Not one row opens: far more likely the wrong master key than a table of planted
+            // rows. Making a key now would retire every genuine one, so refuse to start.
+            let kids: Vec<&str> = refused.iter().map(|k| k.kid.as_str()).collect();
+            return Err(SigningError::Key(format!(
+                "no signing key row opens under this master key (wrong master key?); refused: {}",
+                kids.join(", ")
+            )));
+        }
+        if !authentic.iter().any(|(k, _)| k.retired_at.is_none()) {
+            // No authentic active key (a fresh database, or only planted rows are active):
+            // make one; rotating it in retires every other active row.
             let key = new_key(master)?;
-            store::signing_keys::rotate_in(db, &key, now_ms() + DEFAULT_RETAIN.as_millis() as i64)
+            store::signing_keys::rotate_in(db, &key, now + DEFAULT_RETAIN.as_millis() as i64)
                 .await?;
-            stored = store::signing_keys::published(db, now_ms()).await?;
+            (authentic, refused) = authenticate(master, store::signing_keys::all(db).await?);
+        }
+        for key in &refused {
+            tracing::error!(kid = %key.kid, reason = %key.reason, "signing key row refused: not authenticated by the master key");
         }
         // Newest active key signs (two instances starting at once may each have made one).
-        let active = stored
+        let (active, pair) = authentic
             .iter()
-            .find(|k| k.retired_at.is_none())
+            .position(|(k, _)| k.retired_at.is_none())
+            .map(|i| authentic.swap_remove(i))
             .ok_or_else(|| SigningError::Key("no active signing key".into()))?;
-        let pair = open_key(master, active)?;
-        let all = store::signing_keys::all_public(db)
-            .await?
-            .into_iter()
-            .map(|(kid, public_key)| PublishedKey { kid, public_key })
-            .collect();
+        let published_at_now =
+            |k: &StoredSigningKey| k.unpublish_at.is_none_or(|until| until > now);
+        let public = |k: &StoredSigningKey| PublishedKey {
+            kid: k.kid.clone(),
+            public_key: k.public_key.clone(),
+        };
+        let mut published = vec![public(&active)];
+        published.extend(
+            authentic
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| published_at_now(k))
+                .map(public),
+        );
+        let mut all = vec![public(&active)];
+        all.extend(authentic.iter().map(|(k, _)| public(k)));
         Ok(Keys {
             all,
+            published,
+            refused,
             active: ActiveKey {
                 kid: active.kid.clone(),
                 pair,
             },
-            published: stored
-                .iter()
-                .map(|k| PublishedKey {
-                    kid: k.kid.clone(),
-                    public_key: k.public_key.clone(),
-                })
-                .collect(),
         })
     }
 
@@ -187,6 +254,11 @@ impl Signer {
             Ok(guard) => f(&guard),
             Err(poisoned) => f(&poisoned.into_inner()),
         }
+    }
+
+    /// Key rows refused at the last load (see [`authenticate`]); `audit verify` names them.
+    pub fn refused_keys(&self) -> Vec<RefusedKey> {
+        self.with_keys(|k| k.refused.clone())
     }
 
     pub fn active_kid(&self) -> String {

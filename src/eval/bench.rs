@@ -22,7 +22,6 @@ use ort::{session::Session, value::TensorRef};
 use crate::{
     biometrics::{
         audio::{self, AudioEncoding, vad},
-        models::{LoadOptions, ModelRegistry},
         voice::{
             AASIST, CAMPPLUS, GE2E, VAD,
             embed::{
@@ -146,14 +145,7 @@ fn bare_campplus(session: &mut Session, features: &[f32]) -> ort::Result<f32> {
 }
 
 pub fn run(settings: &Settings, seconds: f32, iterations: usize) -> anyhow::Result<()> {
-    let models = ModelRegistry::load(
-        &settings.onnxruntime_library,
-        &settings.models_dir,
-        LoadOptions {
-            sessions_per_model: 1,
-            intra_threads: 1,
-        },
-    )?;
+    let models = super::single_threaded_models(settings)?;
     let engine = VoiceEngine::from_registry(&models)?;
     let wav = bench_audio(seconds)?;
     let opts = AnalyseOptions {

@@ -1,14 +1,32 @@
 //! `trustline eval …` and `trustline bench …`: accuracy and speed measured by commands anyone
 //! can run. Shared metric code (EER, FNMR at FMR, DET curves) lives in [`metrics`].
 
+pub mod bare_http;
 pub mod bench;
 pub mod keystroke;
 pub mod rates;
+pub mod spoof;
 pub mod voice;
+pub mod voice_net_speech;
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
+
+/// The shipped models, one session each on one intra-op thread: evaluations and benchmarks
+/// measure one request's work, not the pool's.
+pub(crate) fn single_threaded_models(
+    settings: &crate::config::Settings,
+) -> anyhow::Result<crate::biometrics::models::ModelRegistry> {
+    Ok(crate::biometrics::models::ModelRegistry::load(
+        &settings.onnxruntime_library,
+        &settings.models_dir,
+        crate::biometrics::models::LoadOptions {
+            sessions_per_model: 1,
+            intra_threads: 1,
+        },
+    )?)
+}
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
@@ -34,6 +52,26 @@ pub enum EvalCommand {
         /// DET curve image (default docs/det-voice-<condition>.png).
         #[arg(long)]
         det: Option<PathBuf>,
+        /// Instead of the per-clip protocol: the net-speech curve at these durations (seconds,
+        /// comma-separated, e.g. 1,2,3,5,8): probes concatenate a speaker's other clips.
+        #[arg(long, value_delimiter = ',')]
+        net_speech: Option<Vec<f32>>,
+        /// With --net-speech: clips per speaker to enrol on (the rest make the probes).
+        #[arg(long, default_value_t = 2)]
+        enrol_clips: usize,
+    },
+    /// Presentation-attack detection (AASIST) per attack species: APCER per species and
+    /// BPCER (ISO/IEC 30107-3) at the shipped threshold and at BPCER 5 %. Species are the
+    /// sub-folders of `--attacks` (`models/voice/make_attacks.sh` builds them).
+    Spoof {
+        /// Bona fide speech, `<speaker>/<clip>.wav` (dev speakers are left out).
+        #[arg(long)]
+        bona_fide: PathBuf,
+        #[arg(long)]
+        attacks: PathBuf,
+        /// Pass every clip through the telephone channel; the telephone threshold applies.
+        #[arg(long)]
+        telephone: bool,
     },
 }
 
@@ -52,6 +90,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         proof_entries: u64,
     },
+    /// The baseline for `scripts/load-sessions.sh`: bare axum answering `POST /v1/sessions`
+    /// with one group-committed durable insert per request (no middleware, no key check, no
+    /// decision), on the configured database and listen address, until stopped.
+    BareHttp,
     /// Verify of N seconds of audio (decode + VAD + fbank + embeddings + scoring) against bare
     /// ONNX Runtime calls of every model verify runs (Silero VAD, CAM++, GE2E) on the same
     /// inputs, in the same run, one intra-op thread (run under `taskset -c 0` for one core).

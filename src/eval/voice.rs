@@ -17,7 +17,7 @@ use super::rates::{DetCurve, SystemResult, plot_det, summarise};
 use crate::{
     biometrics::{
         audio::{self, AudioEncoding, telephone::telephone_channel},
-        models::{LoadOptions, ModelRegistry, sha256_hex},
+        models::sha256_hex,
         voice::{
             embed::{AnalyseOptions, UtteranceAnalysis, analyse},
             replay::Fingerprint,
@@ -29,12 +29,12 @@ use crate::{
     config::Settings,
 };
 
-struct Speaker {
-    id: String,
-    clips: Vec<PathBuf>,
+pub(crate) struct Speaker {
+    pub(crate) id: String,
+    pub(crate) clips: Vec<PathBuf>,
 }
 
-fn list_corpus(dir: &Path) -> anyhow::Result<Vec<Speaker>> {
+pub(crate) fn list_corpus(dir: &Path) -> anyhow::Result<Vec<Speaker>> {
     let mut speakers = Vec::new();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read corpus {}", dir.display()))?
@@ -70,14 +70,7 @@ pub fn run(
     } else {
         Condition::Wideband
     };
-    let models = ModelRegistry::load(
-        &settings.onnxruntime_library,
-        &settings.models_dir,
-        LoadOptions {
-            sessions_per_model: 1,
-            intra_threads: 1,
-        },
-    )?;
+    let models = super::single_threaded_models(settings)?;
     let engine = VoiceEngine::from_registry(&models)?;
     let scorer = engine.scorer(condition);
     let speakers = list_corpus(corpus)?;

@@ -181,6 +181,13 @@ fn service_problem(e: ServiceError) -> Problem {
             "session_mismatch",
             "The session belongs to another customer",
         ),
+        // Someone wrote the database: the operator's log names the entry; the caller learns
+        // only that no receipt is signed for a record that contradicts the log.
+        ServiceError::LogMismatch(_) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "log_mismatch",
+            "The consent record does not match the tamper-evident log; no receipt is signed",
+        ),
     }
 }
 
@@ -447,7 +454,9 @@ pub async fn camera_grant(
 }
 
 /// Server-sent events for one session: `consent_granted`, `consent_withdrawn` (stop the
-/// camera at once), `consent_expired`. Requires scope `consent`.
+/// camera at once), `consent_expired` (scope `consent`); and, from a live voice stream on this
+/// instance, `voice_progress`, `verified`, `no_match`, `voice_stream_ended` (scope `sessions`).
+/// A key with either scope may listen and gets the events its scopes cover.
 #[utoipa::path(get, path = "/v1/sessions/{session_id}/events", tag = "consent", security(("api_key" = [])),
     params(("session_id" = String, Path)),
     responses((status = 200, description = "text/event-stream")))]
@@ -456,10 +465,17 @@ pub async fn session_events(
     caller: PlatformCaller,
     Path(session_id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
-    caller.require(Scope::Consent)?;
+    require_any(&caller, &[Scope::Consent, Scope::Sessions])?;
     let session = parse_session(&session_id)?;
+    let consent = caller.require(Scope::Consent).is_ok();
     let receiver = state.consents.hub.subscribe();
+    let voice = caller
+        .require(Scope::Sessions)
+        .is_ok()
+        .then(|| state.voice_streams.subscribe());
     let listener = Listener {
+        consent,
+        voice,
         receiver,
         state,
         tenant: caller.tenant,
@@ -477,6 +493,10 @@ pub async fn session_events(
 }
 
 struct Listener {
+    /// The caller may see consent events (scope `consent`).
+    consent: bool,
+    /// Voice stream events, when the caller has scope `sessions`.
+    voice: Option<tokio::sync::broadcast::Receiver<crate::biometrics::voice::live::VoiceEvent>>,
     receiver: tokio::sync::broadcast::Receiver<crate::consent::events::SessionEvent>,
     state: AppState,
     tenant: crate::tenants::TenantId,
@@ -515,7 +535,16 @@ impl Listener {
                 return Some(e);
             }
             tokio::select! {
-                received = self.receiver.recv() => match received {
+                Some(received) = recv_voice(&mut self.voice) => match received {
+                    Ok(ev) if ev.tenant == self.tenant.as_str() && ev.session_id == self.session => {
+                        if let Ok(e) = Event::default().event(ev.event).json_data(&ev) {
+                            return Some(e);
+                        }
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => self.voice = None,
+                },
+                received = self.receiver.recv(), if self.consent => match received {
                     Ok(ev) if ev.tenant == self.tenant.as_str() && ev.session_id == self.session => {
                         if let Some(e) = self.event(ev.event, &ev.consent_id, &ev.purpose, ev.at) {
                             return Some(e);
@@ -524,7 +553,7 @@ impl Listener {
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 },
-                _ = self.poll.tick() => {
+                _ = self.poll.tick(), if self.consent => {
                     let ended = store::consents::ended_in_session_since(
                         &self.state.db, &self.tenant, &self.session, self.since,
                     ).await;
@@ -544,6 +573,20 @@ impl Listener {
                 }
             }
         }
+    }
+}
+
+/// The next voice event, or never when the listener takes none.
+async fn recv_voice(
+    voice: &mut Option<
+        tokio::sync::broadcast::Receiver<crate::biometrics::voice::live::VoiceEvent>,
+    >,
+) -> Option<
+    Result<crate::biometrics::voice::live::VoiceEvent, tokio::sync::broadcast::error::RecvError>,
+> {
+    match voice {
+        Some(r) => Some(r.recv().await),
+        None => std::future::pending().await,
     }
 }
 

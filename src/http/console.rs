@@ -597,7 +597,10 @@ fn log_page(
             @if let Some(r) = report {
                 @if r.ok() {
                     p.ok role="status" data-testid="verify-result" data-ok="true" {
-                        "✔ " (r.entries) " entries, " (r.tree_heads) " signed tree heads verified."
+                        "✔ " (r.entries) " entries, " (r.tree_heads) " signed tree heads, "
+                        (r.checkpoints) " external checkpoints, " (r.consent_rows_checked)
+                        " consent rows verified; entries 0–" (r.proven_size) " proven outside the database"
+                        @if r.witnessed_size > 0 { ", " (r.witnessed_size) " witnessed" } "."
                     }
                 } @else {
                     p.error role="alert" data-testid="verify-result" data-ok="false" {
@@ -644,7 +647,7 @@ async fn verify(
 ) -> Result<Markup, PageError> {
     me.user.check_csrf(&form.csrf, lang)?;
     audit_staff(&state, &me, "verify_log", None, json!({}), lang).await?;
-    let report = crate::ledger::verify::verify_tenant(&state.db, &state.signer, me.tenant.as_str())
+    let report = crate::audit::verify_in_service(&state, me.tenant.as_str())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "verification could not run");

@@ -16,12 +16,15 @@ use super::{
 };
 use crate::{
     AppState,
-    biometrics::keystroke::{
-        KeyEvent,
-        service::{
-            self, EnrolmentReceipt, KeystrokeEvidence, KeystrokeServiceError, KeystrokeVerdict,
-            VerifyOutcome,
+    biometrics::{
+        keystroke::{
+            KeyEvent,
+            service::{
+                self, EnrolmentReceipt, KeystrokeEvidence, KeystrokeServiceError, KeystrokeVerdict,
+                VerifyOutcome,
+            },
         },
+        scorer::{KeystrokeFixedSample, KeystrokeFreeSample},
     },
     consent::ConsentError,
     tenants::{CustomerRef, Scope},
@@ -75,12 +78,7 @@ pub struct EvidenceResponse {
 
 fn keystroke_problem(e: KeystrokeServiceError) -> Problem {
     match e {
-        KeystrokeServiceError::Input(e) if e.is_client_error() => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.code(),
-            "The keystroke evidence is not usable",
-        )
-        .with_detail(e.to_string()),
+        KeystrokeServiceError::Input(e) if e.is_client_error() => Problem::keystroke(&e),
         KeystrokeServiceError::Consent(ConsentError::Required(purpose)) => Problem::new(
             StatusCode::FORBIDDEN,
             "consent_required",
@@ -161,9 +159,13 @@ pub async fn evidence(
 ) -> Result<Json<EvidenceResponse>, Problem> {
     caller.require(Scope::Sessions)?;
     let customer = parse_customer(customer_ref)?;
+    // Parsed before anything is looked up, as session evidence is: the same refusal for the
+    // same bad input, and whether or not the customer is enrolled.
     let evidence = match (body.fixed, body.free) {
-        (Some(events), None) => KeystrokeEvidence::Fixed(events),
-        (None, Some(segments)) => KeystrokeEvidence::Free(segments),
+        (Some(events), None) => KeystrokeEvidence::Fixed(KeystrokeFixedSample { events }.parse()?),
+        (None, Some(segments)) => {
+            KeystrokeEvidence::Free(KeystrokeFreeSample { segments }.parse()?)
+        }
         _ => {
             return Err(Problem::bad_request(
                 "give exactly one of `fixed` or `free`",

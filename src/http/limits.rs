@@ -16,7 +16,6 @@ use std::{future::Future, sync::Arc, time::Duration};
 use axum::Router;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
 use tokio::{io::AsyncWriteExt as _, net::TcpListener, sync::Semaphore};
@@ -70,7 +69,8 @@ pub async fn serve(
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let shedding = Arc::new(Semaphore::new(MAX_SHEDDING));
     let overloaded: Arc<[u8]> = overloaded_response().into();
-    let graceful = GracefulShutdown::new();
+    // Graceful shutdown by hand: hyper-util's watcher does not take upgradeable connections.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
@@ -94,10 +94,25 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        // `with_upgrades`: WebSocket upgrades (live voice streams) take the connection over.
+        let connection = http
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stopping = stopping.clone();
         tokio::spawn(async move {
             metrics::gauge!("trustline_http_open_connections").increment(1.0);
-            if let Err(e) = connection.await {
+            tokio::pin!(connection);
+            let mut draining = false;
+            let result = loop {
+                tokio::select! {
+                    r = connection.as_mut() => break r,
+                    _ = stopping.wait_for(|s| *s), if !draining => {
+                        draining = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             metrics::gauge!("trustline_http_open_connections").decrement(1.0);
@@ -105,7 +120,10 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = stop.send(true);
+    // Every connection holds a permit until it has finished: wait for all of them.
+    let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let _ = connections.acquire_many(all).await;
     Ok(())
 }
 

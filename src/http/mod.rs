@@ -1,6 +1,7 @@
 //! The HTTP edge: routers per audience, shared layers, problem+json everywhere.
 
 pub mod auth;
+pub mod checkpoint;
 pub mod consent;
 pub mod console;
 pub mod customers;
@@ -17,6 +18,7 @@ pub mod rate_limit;
 pub mod rejections;
 pub mod sessions;
 pub mod voice;
+pub mod voice_stream;
 pub mod web;
 pub mod wellknown;
 
@@ -54,7 +56,9 @@ pub fn app(state: AppState) -> Router {
         .merge(keystroke::router())
         .merge(sessions::router())
         .merge(consent::router())
-        .merge(voice::router());
+        .merge(checkpoint::router())
+        .merge(voice::router())
+        .merge(voice_stream::router());
 
     // People-facing pages: HTML, strict security headers, no scripts.
     let pages = Router::new()

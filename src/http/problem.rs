@@ -12,6 +12,12 @@ use axum::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::biometrics::{
+    audio::{self, AudioError},
+    keystroke::KeystrokeError,
+    scorer::SampleError,
+};
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -156,6 +162,55 @@ impl Problem {
             "internal",
             "An internal error occurred",
         )
+    }
+}
+
+impl Problem {
+    /// Keystroke evidence the caller must fix (the same problem on every route taking it).
+    pub fn keystroke(e: &KeystrokeError) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.code(),
+            "The keystroke evidence is not usable",
+        )
+        .with_detail(e.to_string())
+    }
+}
+
+/// The one mapping of audio errors (voice API and session evidence).
+impl From<AudioError> for Problem {
+    fn from(a: AudioError) -> Self {
+        match a {
+            AudioError::Oversized { bytes, max_bytes } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The audio is too large",
+            )
+            .with_detail(format!("{bytes} bytes, limit {max_bytes}")),
+            a => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_audio",
+                "The audio cannot be used",
+            )
+            .with_detail(a.to_string())
+            .with_extension("reason", a.code())
+            .with_extension("min_net_speech_ms", audio::MIN_NET_SPEECH_MS),
+        }
+    }
+}
+
+/// A sample refused at the edge: the same problem whichever route carried it.
+impl From<SampleError> for Problem {
+    fn from(e: SampleError) -> Self {
+        match e {
+            SampleError::Base64 => Problem::bad_request(e.to_string()),
+            SampleError::Audio(a) => a.into(),
+            SampleError::Keystroke(k) if k.is_client_error() => Problem::keystroke(&k),
+            SampleError::Keystroke(k) => {
+                tracing::error!(error = %k, "keystroke sample could not be parsed");
+                Problem::internal()
+            }
+        }
     }
 }
 

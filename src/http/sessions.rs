@@ -138,9 +138,9 @@ pub(crate) fn session_problem(e: SessionError) -> Response {
             "The evidence is too large",
         )
         .with_detail(detail),
-        SessionError::Invalid(detail) => Problem::bad_request(detail),
-        // Bad audio in `evidence.voice`: the same problem as the voice API gives.
-        SessionError::InvalidAudio(e) => super::voice::audio_problem(e),
+        // Bad samples and audio: the same problems as the voice and keystroke APIs give.
+        SessionError::InvalidSample(e) => e.into(),
+        SessionError::InvalidAudio(e) => e.into(),
         SessionError::Delayed(kind, at) => {
             let retry_secs = ((at - crate::store::now_ms()).max(0) + 999) / 1000;
             let mut response = Problem::new(
@@ -242,8 +242,13 @@ pub async fn start_session(
         .map_err(IntoResponse::into_response)?;
     let customer = parse_customer(body.customer_ref).map_err(IntoResponse::into_response)?;
     let channel = parse_channel(&body.channel).map_err(session_problem)?;
-    let evidence = body.evidence.unwrap_or_default();
-    let view = service::start(&state, &caller.tenant, &customer, channel, &evidence)
+    let samples = match &body.evidence {
+        Some(evidence) => evidence
+            .parse()
+            .map_err(|e| Problem::from(e).into_response())?,
+        None => Vec::new(),
+    };
+    let view = service::start(&state, &caller.tenant, &customer, channel, samples)
         .await
         .map_err(session_problem)?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
@@ -282,7 +287,8 @@ pub async fn add_evidence(
     caller
         .require(Scope::Sessions)
         .map_err(IntoResponse::into_response)?;
-    service::add_evidence(&state, &caller.tenant, &session_id, &body)
+    let samples = body.parse().map_err(|e| Problem::from(e).into_response())?;
+    service::add_evidence(&state, &caller.tenant, &session_id, samples)
         .await
         .map(Json)
         .map_err(session_problem)

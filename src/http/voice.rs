@@ -7,7 +7,6 @@ use axum::{
     http::StatusCode,
     routing::{post, put},
 };
-use base64::Engine as _;
 use serde::Deserialize;
 
 use super::{
@@ -17,7 +16,8 @@ use super::{
 use crate::{
     AppState,
     biometrics::{
-        audio::{self, AudioEncoding, AudioError},
+        audio::{self, AudioError},
+        scorer::VoiceSample,
         voice::{
             VoiceError,
             service::{self, EnrolmentOutcome, MAX_ENROLMENT_UTTERANCES, VoiceEvidence},
@@ -45,22 +45,10 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(VOICE_BODY_LIMIT))
 }
 
-/// One utterance: base64 audio bytes and how they are encoded.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UtteranceBody {
-    /// Base64 (standard alphabet) of the audio bytes.
-    pub audio: String,
-    /// `wav` (PCM16, 8/16/44.1/48 kHz, mono/stereo), `mulaw`, `alaw` (8 kHz G.711),
-    /// `s16le8k`, `s16le16k`.
-    #[schema(value_type = String)]
-    pub encoding: AudioEncoding,
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
-    pub utterances: Vec<UtteranceBody>,
+    pub utterances: Vec<VoiceSample>,
 }
 
 fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
@@ -68,30 +56,9 @@ fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
         .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))
 }
 
-fn decode_b64(u: &UtteranceBody) -> Result<Vec<u8>, Problem> {
-    base64::engine::general_purpose::STANDARD
-        .decode(u.audio.as_bytes())
-        .map_err(|_| Problem::bad_request("`audio` is not valid base64"))
-}
-
 /// The one mapping of audio errors to problem details (voice API and session evidence).
 pub fn audio_problem(a: AudioError) -> Problem {
-    match a {
-        AudioError::Oversized { bytes, max_bytes } => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The audio is too large",
-        )
-        .with_detail(format!("{bytes} bytes, limit {max_bytes}")),
-        a => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_audio",
-            "The audio cannot be used",
-        )
-        .with_detail(a.to_string())
-        .with_extension("reason", a.code())
-        .with_extension("min_net_speech_ms", audio::MIN_NET_SPEECH_MS),
-    }
+    a.into()
 }
 
 /// The one mapping of voice errors to problem details.
@@ -140,7 +107,7 @@ pub async fn enrol(
     let utterances = body
         .utterances
         .iter()
-        .map(|u| decode_b64(u).map(|b| (b, u.encoding)))
+        .map(|u| u.parse().map(|a| (a.bytes, a.encoding)))
         .collect::<Result<Vec<_>, _>>()?;
     let outcome = service::enrol(&state, &caller.tenant, &customer, utterances)
         .await
@@ -151,21 +118,27 @@ pub async fn enrol(
 /// Score one utterance against the customer's voiceprint: calibrated FMR, per-model scores,
 /// presentation-attack flag and replay detection. Requires scope `sessions`.
 #[utoipa::path(post, path = "/v1/customers/{customer_ref}/voiceprint/verify", tag = "platform", security(("api_key" = [])),
-    params(("customer_ref" = String, Path)), request_body = UtteranceBody,
+    params(("customer_ref" = String, Path)), request_body = VoiceSample,
     responses((status = 200, body = VoiceEvidence), (status = 409, body = Problem),
         (status = 422, body = Problem)))]
 pub async fn verify(
     State(state): State<AppState>,
     caller: PlatformCaller,
     Path(customer_ref): Path<String>,
-    ApiJson(body): ApiJson<UtteranceBody>,
+    ApiJson(body): ApiJson<VoiceSample>,
 ) -> Result<Json<VoiceEvidence>, Problem> {
     caller.require(Scope::Sessions)?;
     let customer = parse_customer(customer_ref)?;
-    let bytes = decode_b64(&body)?;
-    let evidence = service::verify(&state, &caller.tenant, &customer, bytes, body.encoding)
-        .await
-        .map_err(voice_problem)?;
+    let audio = body.parse()?;
+    let evidence = service::verify(
+        &state,
+        &caller.tenant,
+        &customer,
+        audio.bytes,
+        audio.encoding,
+    )
+    .await
+    .map_err(voice_problem)?;
     Ok(Json(evidence))
 }
 

@@ -6,10 +6,15 @@
 //!   after that transaction committed (SQLite WAL `synchronous=FULL`, PostgreSQL
 //!   `synchronous_commit=on`). Speed comes from batching, never from weakening the sync.
 //! * [`verify`] recomputes a whole log and names the first bad entry (`trustline audit verify`).
+//! * [`checkpoint`] and [`publish`]: signed tree heads leave the database as C2SP checkpoints
+//!   in a file outside it, cosigned by witnesses; `audit verify` checks the database against
+//!   them.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod entry;
 pub mod merkle;
+pub mod publish;
 pub mod verify;
 
 use std::{
@@ -73,7 +78,15 @@ pub enum LedgerError {
     Corrupt(String),
     #[error("the log has no signed tree head yet")]
     NoTreeHead,
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
 }
+
+/// The service signs a tree head (and checkpoint) for every log that grew at least this often.
+pub const TREE_HEAD_INTERVAL: Duration = Duration::from_secs(60);
+/// `audit verify` fails when an entry older than this is covered by no external checkpoint:
+/// the service should have signed one (twice the interval, for a slow tick).
+pub const MAX_HEAD_DELAY: Duration = Duration::from_secs(120);
 
 /// A signed tree head as published.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -104,6 +117,8 @@ pub struct Ledger {
     sender: mpsc::Sender<AppendRequest>,
     /// Per-tenant Merkle trees, extended from the database on demand (proofs, heads).
     trees: Mutex<HashMap<String, Arc<tokio::sync::Mutex<MerkleTree>>>>,
+    /// Where checkpoints go outside the database (None: a bare ledger, as in benchmarks).
+    checkpoints: Option<Arc<publish::CheckpointLog>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -121,6 +136,25 @@ impl Ledger {
     /// As [`Ledger::start`] with a batch limit; `1` disables group commit (one transaction per
     /// append), for the benchmark's comparison.
     pub fn start_with_batch(db: Db, signer: Arc<Signer>, max_batch: usize) -> Arc<Self> {
+        Self::start_inner(db, signer, max_batch, None)
+    }
+
+    /// As [`Ledger::start`], publishing every signed head as a checkpoint outside the database
+    /// and to the witnesses (the service's ledger).
+    pub fn start_publishing(
+        db: Db,
+        signer: Arc<Signer>,
+        checkpoints: Arc<publish::CheckpointLog>,
+    ) -> Arc<Self> {
+        Self::start_inner(db, signer, MAX_BATCH, Some(checkpoints))
+    }
+
+    fn start_inner(
+        db: Db,
+        signer: Arc<Signer>,
+        max_batch: usize,
+        checkpoints: Option<Arc<publish::CheckpointLog>>,
+    ) -> Arc<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(writer(db.clone(), receiver, max_batch.clamp(1, MAX_BATCH)));
         Arc::new(Self {
@@ -128,7 +162,13 @@ impl Ledger {
             signer,
             sender,
             trees: Mutex::new(HashMap::new()),
+            checkpoints,
         })
+    }
+
+    /// The checkpoint files and witnesses, when this ledger publishes.
+    pub fn checkpoints(&self) -> Option<&Arc<publish::CheckpointLog>> {
+        self.checkpoints.as_ref()
     }
 
     /// Append one event; returns only after the transaction holding it has committed.
@@ -220,17 +260,22 @@ impl Ledger {
         Ok(guard)
     }
 
-    /// Sign a tree head over everything committed so far (reuses the latest if nothing new).
+    /// Sign a tree head over everything committed so far (reuses the latest if nothing new),
+    /// and publish it as a checkpoint outside the database. Refuses (`Corrupt`) when the
+    /// database no longer reproduces the latest checkpoint on file.
     pub async fn sign_tree_head(&self, tenant: &TenantId) -> Result<SignedTreeHead, LedgerError> {
         let tree = self.synced_tree(tenant.as_str()).await?;
         let size = tree.len();
-        if let Some(latest) = store::ledger::latest_tree_head(&self.db, tenant.as_str()).await?
-            && latest.tree_size == size
-        {
-            return Ok(head_from_row(latest));
-        }
+        self.check_against_latest_checkpoint(tenant, &tree).await?;
         let root = tree.root(size)?;
         drop(tree);
+        if let Some(latest) = store::ledger::latest_tree_head(&self.db, tenant.as_str()).await?
+            && latest.tree_size == size
+            && latest.root_hash == root
+        {
+            self.publish_checkpoint(tenant, size, root).await?;
+            return Ok(head_from_row(latest));
+        }
         let claims = TreeHeadClaims {
             tenant: tenant.to_string(),
             tree_size: size,
@@ -250,7 +295,43 @@ impl Ledger {
             jws,
         };
         store::ledger::insert_tree_head(&self.db, tenant.as_str(), &row).await?;
+        self.publish_checkpoint(tenant, size, root).await?;
         Ok(head_from_row(row))
+    }
+
+    /// Check that a stored entry is the ledger's own: its hashed fields reproduce its leaf
+    /// hash, that hash is the one at its index in the ledger's tree, and the tree still
+    /// reproduces the latest checkpoint on file. (The tree is kept in memory once read, so a
+    /// row rewritten while the service runs no longer matches it; after a restart the
+    /// checkpoint on file catches a rewrite.)
+    pub async fn check_entry(
+        &self,
+        tenant: &TenantId,
+        row: &store::ledger::EntryRow,
+    ) -> Result<(), LedgerError> {
+        let commitment = row
+            .customer_commitment
+            .as_deref()
+            .map(to_hash)
+            .transpose()?;
+        let fields = EntryFields {
+            tenant: tenant.as_str(),
+            index: row.index,
+            prev_hash: to_hash(&row.prev_hash)?,
+            kind: &row.kind,
+            time_ms: row.created_at,
+            session_id: row.session_id.as_deref(),
+            customer_commitment: commitment,
+            body: &row.body,
+        };
+        let tree = self.synced_tree(tenant.as_str()).await?;
+        if tree.leaf(row.index) != Some(fields.leaf_hash()) {
+            return Err(LedgerError::Corrupt(format!(
+                "entry {}: its content is not what the log holds at that index",
+                row.index
+            )));
+        }
+        self.check_against_latest_checkpoint(tenant, &tree).await
     }
 
     pub async fn latest_tree_head(
@@ -339,18 +420,33 @@ impl Ledger {
         });
     }
 
+    /// Sign (and publish) a head for every tenant whose log grew since its last head or its
+    /// last checkpoint on file.
     pub async fn sign_grown_heads(&self) -> Result<u64, LedgerError> {
         let mut signed = 0;
         for tenant in store::ledger::tenants(&self.db).await? {
             let Ok(tenant_id) = tenant.parse::<TenantId>() else {
                 continue;
             };
-            let tip = store::ledger::tip(&self.db, &tenant).await?;
-            let latest = store::ledger::latest_tree_head(&self.db, &tenant).await?;
-            let (size, _) = tip.unwrap_or_default();
-            if latest.map(|h| h.tree_size) != Some(size) && size > 0 {
-                self.sign_tree_head(&tenant_id).await?;
-                signed += 1;
+            let (size, _) = store::ledger::tip(&self.db, &tenant)
+                .await?
+                .unwrap_or_default();
+            let head = store::ledger::latest_tree_head(&self.db, &tenant)
+                .await?
+                .map(|h| h.tree_size);
+            let published = match &self.checkpoints {
+                Some(log) => log
+                    .latest_size(&tenant)
+                    .await
+                    .map_err(|e| LedgerError::Checkpoint(e.to_string()))?,
+                None => head,
+            };
+            if size > 0 && (head != Some(size) || published != Some(size)) {
+                match self.sign_tree_head(&tenant_id).await {
+                    Ok(_) => signed += 1,
+                    // One tenant's broken log must not stop the others' heads.
+                    Err(e) => tracing::error!(tenant = %tenant, error = %e, "tree head not signed"),
+                }
             }
         }
         Ok(signed)

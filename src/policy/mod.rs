@@ -21,7 +21,10 @@ use ring::digest;
 use serde::Deserialize;
 
 use crate::tenants::{Sector, TenantId};
-pub use types::{Assurance, Channel, FactorCategory, FactorKind, Fusion, Modality};
+pub use types::{
+    Assurance, Channel, FactorCategory, FactorKind, Fusion, KeystrokeStanding, Modality,
+    VoiceStanding,
+};
 
 /// NIST SP 800-63B-4 §3.2.3: "The biometric system SHALL operate with a false-match rate (FMR)
 /// [...] of 1 in 10 000 or better." A biometric counts as an authentication factor only at this
@@ -141,6 +144,16 @@ pub struct PresentationAttack {
     pub spoof: AlertAction,
 }
 
+/// `[nist_800_63b]` of a sector policy: the standing of each passive modality under NIST
+/// SP 800-63B-4 (final) §3.2.3, stated in the file so a reader of the policy sees it, and
+/// checked by the loader (only the conformant values load; tenants cannot change it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NistStanding {
+    pub voice: VoiceStanding,
+    pub keystroke: KeystrokeStanding,
+}
+
 /// A validated, effective policy (a sector's, or a sector's tightened for one tenant).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
@@ -154,6 +167,7 @@ pub struct Policy {
     pub lockout: Lockout,
     pub retention: Retention,
     pub presentation_attack: PresentationAttack,
+    pub nist_800_63b: NistStanding,
     /// The exact bytes `hash` is taken over (as text), kept so the history of policies in
     /// force can be read back by hash (`store::policies`).
     #[serde(skip)]
@@ -210,6 +224,7 @@ struct SectorFile {
     lockout: Lockout,
     retention: Retention,
     presentation_attack: PresentationAttack,
+    nist_800_63b: NistStanding,
     #[serde(default)]
     channels: BTreeMap<String, PartialRules>,
 }
@@ -488,6 +503,25 @@ fn check_lockout(file: &str, l: &Lockout) -> Result<(), PolicyError> {
     Ok(())
 }
 
+fn check_standing(file: &str, s: &NistStanding) -> Result<(), PolicyError> {
+    if s.voice != VoiceStanding::RiskSignal {
+        return Err(invalid(
+            file,
+            "[nist_800_63b].voice must be \"risk_signal\": NIST SP 800-63B-4 §3.2.3 says \
+             voice-based biometric comparison SHALL NOT be used as an authenticator",
+        ));
+    }
+    if s.keystroke != KeystrokeStanding::BesidePhysicalAuthenticator {
+        return Err(invalid(
+            file,
+            "[nist_800_63b].keystroke must be \"beside_physical_authenticator\": NIST SP \
+             800-63B-4 §3.2.3 lets a biometric count only as part of multi-factor \
+             authentication with a physical authenticator",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_channel(file: &str, name: &str) -> Result<Channel, PolicyError> {
     name.parse::<Channel>().map_err(|_| {
         invalid(
@@ -511,6 +545,7 @@ pub fn parse_sector(file: &str, bytes: &[u8]) -> Result<Policy, PolicyError> {
     let defaults = complete_rules(file, &raw.defaults)?;
     check_rules(file, "[defaults]", sector, &defaults)?;
     check_lockout(file, &raw.lockout)?;
+    check_standing(file, &raw.nist_800_63b)?;
     let mut channels = BTreeMap::new();
     for (name, over) in &raw.channels {
         let channel = parse_channel(file, name)?;
@@ -538,6 +573,7 @@ pub fn parse_sector(file: &str, bytes: &[u8]) -> Result<Policy, PolicyError> {
         lockout: raw.lockout,
         retention: raw.retention,
         presentation_attack: raw.presentation_attack,
+        nist_800_63b: raw.nist_800_63b,
         source: text.to_string(),
     })
 }
@@ -645,6 +681,7 @@ pub fn parse_tenant(
             lockout,
             retention: base.retention,
             presentation_attack: base.presentation_attack,
+            nist_800_63b: base.nist_800_63b,
             source: format!(
                 "{}\n--tenant--\n{}",
                 base.source,
@@ -774,4 +811,4 @@ impl PolicySet {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

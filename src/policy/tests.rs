@@ -2,7 +2,8 @@
 
 use super::*;
 
-fn shipped() -> Vec<(String, Vec<u8>)> {
+/// The shipped sector files, as `(sectors/<name>, bytes)`.
+pub(crate) fn shipped() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/sectors");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -45,7 +46,7 @@ fn shipped_policies_load_with_ids_versions_and_hashes() {
     for sector in Sector::ALL {
         let p = set.sector(sector);
         assert_eq!(p.id, sector.as_str());
-        assert_eq!(p.version, "1.0.0");
+        assert_eq!(p.version, "1.1.0");
         assert_eq!(p.hash.len(), 64);
         assert_eq!(p.channels.len(), Channel::ALL.len());
     }
@@ -188,7 +189,7 @@ code_free_attempts = 2
     let tenant: TenantId = "acme-shop".parse().unwrap();
     let p = set.for_tenant(&tenant, Sector::Retail).unwrap();
     assert_eq!(p.id, "retail+acme-shop");
-    assert_eq!(p.version, "1.0.0+2");
+    assert_eq!(p.version, "1.1.0+2");
     assert_ne!(p.hash, set.sector(Sector::Retail).hash);
     let chat = p.channel(Channel::Chat);
     assert!(!chat.passive_alone);

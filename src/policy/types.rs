@@ -96,6 +96,17 @@ impl Modality {
         }
     }
 
+    /// May a match of this modality count as an authentication factor at all? NIST SP 800-63B-4
+    /// (final) §3.2.3: voice-based biometric comparison SHALL NOT be used as an authenticator,
+    /// so voice is only ever a risk signal; keystroke rhythm may count, and then only beside a
+    /// physical authenticator (the engine checks that part).
+    pub fn may_be_authentication_factor(self) -> bool {
+        match self {
+            Modality::Voice => false,
+            Modality::KeystrokeFixed | Modality::KeystrokeFree => true,
+        }
+    }
+
     /// The customer registration method (`PUT /v1/customers/{ref}`) that allows this modality.
     pub fn method(self) -> &'static str {
         match self {
@@ -233,14 +244,38 @@ impl Assurance {
     ];
 }
 
+/// `[nist_800_63b] voice = …` of a sector policy: what a voice match is worth. Only
+/// `risk_signal` loads (NIST SP 800-63B-4 §3.2.3: voice-based biometric comparison SHALL NOT be
+/// used as an authenticator); `authenticator` exists so the loader can refuse it by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoiceStanding {
+    /// A risk signal: it may lower friction where the policy lets passive evidence verify
+    /// alone (retail, at assurance `passive`), never satisfies a factor.
+    RiskSignal,
+    Authenticator,
+}
+
+/// `[nist_800_63b] keystroke = …`: only `beside_physical_authenticator` loads (§3.2.3:
+/// biometrics SHALL be used only as part of multi-factor authentication with a physical
+/// authenticator); `authenticator` (alone) exists so the loader can refuse it by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeystrokeStanding {
+    BesidePhysicalAuthenticator,
+    Authenticator,
+}
+
 /// How scores of several modalities combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fusion {
     /// The best (lowest-FMR) modality decides; each must meet its own max_fmr.
     BestModality,
-    /// FMRs multiply (assumes independent modalities); the product must meet the strictest
-    /// max_fmr of the modalities presented.
+    /// FMRs of different modalities multiply (assumes independent modalities); the product
+    /// must meet the strictest max_fmr of the modalities presented. Samples of one modality
+    /// (two utterances of one call) are not independent: within a modality only its best
+    /// sample counts, never a product.
     ProductOfFmr,
 }
 

@@ -38,11 +38,17 @@ pub struct BiometricScore {
 
 /// Alert: the anti-spoofing model judged the sample synthetic or converted.
 pub const SPOOF_SUSPECTED: &str = "spoof_suspected";
+/// Alert: the audio is an exact or near-exact copy of audio already seen for the customer (a
+/// recording played back). A presentation attack like a synthetic voice: the same policy
+/// setting decides.
+pub const REPLAY_SUSPECTED: &str = "replay_suspected";
 
 /// Whether the policy lets this sample count as a match at all.
 pub fn blocked_by_policy(policy: &Policy, s: &BiometricScore) -> bool {
     policy.presentation_attack.spoof == AlertAction::Block
-        && s.alerts.iter().any(|a| a == SPOOF_SUSPECTED)
+        && s.alerts
+            .iter()
+            .any(|a| a == SPOOF_SUSPECTED || a == REPLAY_SUSPECTED)
 }
 
 /// A sample counts as a match: its calibrated FMR is within the channel's limit and no
@@ -215,25 +221,117 @@ fn method_allows(methods: &[String], modality: Modality) -> bool {
     methods.iter().any(|m| m == modality.method())
 }
 
-/// Judge each biometric score; returns the judgements and the fused FMR of the usable matches
-/// (None when no usable biometric matched).
+/// Which of the requested modalities can count for this customer at all, and the reasons the
+/// decision gives for the others (the same rules [`decide`] applies to scores): the shell
+/// scores only these, so it never opens a template the decision would ignore.
+pub fn eligible_modalities(
+    policy: &Policy,
+    customer: &CustomerState,
+    requested: &[Modality],
+) -> (Vec<Modality>, Vec<String>) {
+    let mut reasons = Vec::new();
+    if requested.is_empty() || !customer.registered {
+        // `decide` says `customer_not_registered`.
+        return (Vec::new(), reasons);
+    }
+    if biometrics_disabled(&policy.lockout, &customer.lockout) {
+        reasons.push("biometrics_disabled_after_failures".into());
+        return (Vec::new(), reasons);
+    }
+    let mut eligible = Vec::new();
+    for &m in requested {
+        if !method_allows(&customer.methods, m) {
+            // The customer chose not to be recognised this way: not even scored.
+            reasons.push(format!("{}_not_chosen_by_customer", m.as_str()));
+        } else if !customer.templates.contains(&m) {
+            reasons.push(format!("{}_not_enrolled", m.as_str()));
+        } else {
+            eligible.push(m);
+        }
+    }
+    (eligible, reasons)
+}
+
+/// One biometric sample as fusion sees it.
+#[derive(Debug, Clone, Copy)]
+struct Presented {
+    modality: Modality,
+    fmr: f64,
+    max_fmr: f64,
+    matched: bool,
+}
+
+/// Fused FMR of the presented samples (None when they do not add up to a match).
+///
+/// Samples of one modality are not independent evidence: two utterances of one call come from
+/// the same voice, channel and impostor, so their false-match rates are correlated and their
+/// product would claim a rarity no measurement shows. Within a modality only its best
+/// (lowest-FMR) sample counts; `product_of_fmr` multiplies across modalities only. A streamed
+/// call goes further upstream: it accumulates all net speech into one embedding and calibrates
+/// that one score (`biometrics::voice::stream`).
+fn fuse(fusion: Fusion, presented: &[Presented]) -> Option<f64> {
+    match fusion {
+        Fusion::BestModality => presented
+            .iter()
+            .filter(|p| p.matched)
+            .map(|p| p.fmr)
+            .fold(None, |acc: Option<f64>, f| {
+                Some(acc.map_or(f, |a| a.min(f)))
+            }),
+        Fusion::ProductOfFmr => {
+            let mut best: BTreeMap<Modality, (f64, f64)> = BTreeMap::new();
+            for p in presented {
+                let e = best.entry(p.modality).or_insert((1.0, p.max_fmr));
+                e.0 = e.0.min(p.fmr.max(0.0));
+                e.1 = e.1.min(p.max_fmr);
+            }
+            if best.is_empty() {
+                return None;
+            }
+            let product: f64 = best.values().map(|(f, _)| *f).product();
+            let strictest = best.values().map(|(_, m)| *m).fold(f64::INFINITY, f64::min);
+            (product <= strictest).then_some(product)
+        }
+    }
+}
+
+/// What the biometric samples add up to.
+struct Fused {
+    /// Fused FMR of every usable sample (None: no biometric match).
+    any: Option<f64>,
+    /// Fused FMR of the samples that may count as an authentication factor (NIST SP 800-63B-4
+    /// §3.2.3: never voice).
+    factor: Option<f64>,
+    /// A voice sample matched (a risk signal only).
+    voice_matched: bool,
+}
+
+/// Judge each biometric score; returns the judgements and what the usable matches fuse to.
 fn judge_biometrics(
     input: &DecisionInput<'_>,
     reasons: &mut BTreeSet<String>,
-) -> (Vec<BiometricJudgement>, Option<f64>) {
+) -> (Vec<BiometricJudgement>, Fused) {
     let rules = input.policy.channel(input.channel);
     let disabled = biometrics_disabled(&input.policy.lockout, &input.customer.lockout);
     let mut judgements = Vec::new();
-    let mut matched_fmrs: Vec<(f64, f64)> = Vec::new();
-    let mut presented: Vec<(f64, f64)> = Vec::new();
+    let mut presented: Vec<Presented> = Vec::new();
     for s in &input.evidence.biometrics {
         let max_fmr = rules.max_fmr.get(s.modality);
+        if s.alerts.iter().any(|a| a == REPLAY_SUSPECTED) {
+            reasons.insert(format!("{}_replay_suspected", s.modality.as_str()));
+        }
         if !s.alerts.is_empty() && !blocked_by_policy(input.policy, s) {
             reasons.insert(format!(
                 "{}_presentation_attack_flagged",
                 s.modality.as_str()
             ));
         }
+        let judged = |matched| Presented {
+            modality: s.modality,
+            fmr: s.fmr,
+            max_fmr,
+            matched,
+        };
         let result = if !method_allows(&input.customer.methods, s.modality) {
             reasons.insert(format!("{}_not_chosen_by_customer", s.modality.as_str()));
             "not_chosen"
@@ -244,18 +342,17 @@ fn judge_biometrics(
             reasons.insert("biometrics_disabled_after_failures".into());
             "disabled"
         } else if blocked_by_policy(input.policy, s) {
-            presented.push((s.fmr, max_fmr));
+            // A blocked sample is no evidence either way: it neither matches nor fuses.
             reasons.insert(format!(
                 "{}_presentation_attack_blocked",
                 s.modality.as_str()
             ));
             "blocked"
         } else if s.fmr.is_finite() && s.fmr <= max_fmr {
-            matched_fmrs.push((s.fmr, max_fmr));
-            presented.push((s.fmr, max_fmr));
+            presented.push(judged(true));
             "match"
         } else {
-            presented.push((s.fmr, max_fmr));
+            presented.push(judged(false));
             reasons.insert(format!("{}_no_match", s.modality.as_str()));
             "no_match"
         };
@@ -269,25 +366,17 @@ fn judge_biometrics(
             result: result.into(),
         });
     }
-    let fused = match rules.fusion {
-        Fusion::BestModality => matched_fmrs
+    let factor_samples: Vec<Presented> = presented
+        .iter()
+        .copied()
+        .filter(|p| p.modality.may_be_authentication_factor())
+        .collect();
+    let fused = Fused {
+        any: fuse(rules.fusion, &presented),
+        factor: fuse(rules.fusion, &factor_samples),
+        voice_matched: presented
             .iter()
-            .map(|(f, _)| *f)
-            .fold(None, |acc: Option<f64>, f| {
-                Some(acc.map_or(f, |a| a.min(f)))
-            }),
-        Fusion::ProductOfFmr => {
-            if presented.is_empty() {
-                None
-            } else {
-                let product: f64 = presented.iter().map(|(f, _)| f.max(0.0)).product();
-                let strictest = presented
-                    .iter()
-                    .map(|(_, m)| *m)
-                    .fold(f64::INFINITY, f64::min);
-                (product <= strictest).then_some(product)
-            }
-        }
+            .any(|p| p.matched && p.modality == Modality::Voice),
     };
     (judgements, fused)
 }
@@ -299,7 +388,7 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
     let customer = input.customer;
     let mut reasons = BTreeSet::new();
 
-    let (judgements, fused_fmr) = judge_biometrics(input, &mut reasons);
+    let (judgements, fused) = judge_biometrics(input, &mut reasons);
 
     // Factors that succeeded in this session, in the order they did.
     let mut succeeded: Vec<FactorKind> = Vec::new();
@@ -317,9 +406,10 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
     let knowledge = succeeded
         .iter()
         .any(|f| f.category() == FactorCategory::Knowledge);
-    let biometric_matched = fused_fmr.is_some();
-    // §3.2.3: the matcher must operate at FMR 1:10,000 or better to count as a factor.
-    let biometric_factor = fused_fmr.is_some_and(|f| f <= NIST_MAX_FMR);
+    let biometric_matched = fused.any.is_some();
+    // §3.2.3: the matcher must operate at FMR 1:10,000 or better to count as a factor, and
+    // voice-based comparison never counts (`Modality::may_be_authentication_factor`).
+    let biometric_factor = fused.factor.is_some_and(|f| f <= NIST_MAX_FMR);
 
     let level = if possession && (knowledge || biometric_factor) {
         Assurance::MultiFactor
@@ -333,7 +423,12 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
     if biometric_matched && !biometric_factor && level >= Assurance::SingleFactor {
         reasons.insert("biometric_counted_as_risk_signal_only".into());
     }
-    if biometric_matched && knowledge && !possession {
+    if fused.voice_matched && level != Assurance::Passive {
+        // NIST SP 800-63B-4 §3.2.3: voice-based biometric comparison SHALL NOT be used as an
+        // authenticator. It was a risk signal; the factors decided.
+        reasons.insert("voice_is_risk_signal_only".into());
+    }
+    if fused.factor.is_some() && knowledge && !possession {
         // §3.2.3: a biometric counts only beside a physical authenticator, not beside a PIN.
         reasons.insert("biometric_needs_possession_factor".into());
     }
@@ -413,8 +508,10 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
         reasons.insert("biometrics_disabled_after_failures".into());
         Vec::new()
     } else {
+        // Only modalities that may be a factor are offered to complete a step-up (never voice).
         Modality::ALL
             .into_iter()
+            .filter(|m| m.may_be_authentication_factor())
             .filter(|m| method_allows(&customer.methods, *m) && customer.templates.contains(m))
             .collect()
     };
@@ -527,3 +624,7 @@ pub fn after_factor(
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "nist_conformance_tests.rs"]
+mod nist_conformance_tests;

@@ -107,28 +107,28 @@ fn same_passive_evidence_verifies_in_retail_but_not_in_finance() {
 }
 
 #[test]
-fn finance_biometric_plus_possession_is_multi_factor() {
-    let c = customer(&["voiceprint"], &[Modality::Voice], &ALL_FACTORS);
+fn finance_keystroke_plus_possession_is_multi_factor() {
+    let c = customer(&["typing"], &[Modality::KeystrokeFree], &ALL_FACTORS);
     let e = Evidence {
-        biometrics: vec![score(Modality::Voice, 5e-5)],
+        biometrics: vec![score(Modality::KeystrokeFree, 5e-5)],
         factors: vec![ok(FactorKind::Totp)],
     };
-    let d = run(Sector::Finance, Channel::Voice, &c, &e);
+    let d = run(Sector::Finance, Channel::Chat, &c, &e);
     assert_eq!(d.outcome, Outcome::Verified);
     assert_eq!(d.assurance, Assurance::MultiFactor);
     assert_eq!(d.acr, "urn:trustline:acr:mfa");
-    assert_eq!(d.amr, vec!["vbm", "otp", "mfa"]);
+    assert_eq!(d.amr, vec!["kbd", "otp", "mfa"]);
 }
 
 #[test]
 fn biometric_beside_a_pin_is_not_multi_factor() {
     // §3.2.3: a biometric counts only with a physical authenticator.
-    let c = customer(&["voiceprint"], &[Modality::Voice], &ALL_FACTORS);
+    let c = customer(&["typing"], &[Modality::KeystrokeFree], &ALL_FACTORS);
     let e = Evidence {
-        biometrics: vec![score(Modality::Voice, 5e-5)],
+        biometrics: vec![score(Modality::KeystrokeFree, 5e-5)],
         factors: vec![ok(FactorKind::Pin)],
     };
-    let d = run(Sector::Finance, Channel::Voice, &c, &e);
+    let d = run(Sector::Finance, Channel::Chat, &c, &e);
     assert_eq!(d.outcome, Outcome::StepUpRequired);
     let step = d.step_up.unwrap();
     assert_eq!(
@@ -396,6 +396,39 @@ fn product_fusion_multiplies_fmrs() {
 }
 
 #[test]
+fn product_fusion_does_not_multiply_samples_of_one_modality() {
+    // Two utterances of one call are one voice: 0.03 and 0.03 would multiply to 9e-4, under
+    // retail's voice limit of 1e-3, but correlated samples are not independent evidence.
+    let set = policies();
+    let mut p = (*set.sector(Sector::Retail)).clone();
+    for rules in p.channels.values_mut() {
+        rules.fusion = Fusion::ProductOfFmr;
+    }
+    let c = customer(&["voiceprint"], &[Modality::Voice], &ALL_FACTORS);
+    let two = Evidence {
+        biometrics: vec![score(Modality::Voice, 0.03), score(Modality::Voice, 0.03)],
+        factors: vec![],
+    };
+    let input = |e| DecisionInput {
+        policy: &p,
+        channel: Channel::Voice,
+        customer: &c,
+        evidence: e,
+        now_ms: 0,
+        expires_ms: 10,
+    };
+    let d = decide(&input(&two));
+    assert_ne!(d.outcome, Outcome::Verified, "{d:?}");
+    // The best sample of the modality speaks for it: one at 5e-4 verifies, the other adds
+    // nothing and takes nothing away.
+    let better = Evidence {
+        biometrics: vec![score(Modality::Voice, 0.03), score(Modality::Voice, 5e-4)],
+        factors: vec![],
+    };
+    assert_eq!(decide(&input(&better)).outcome, Outcome::Verified);
+}
+
+#[test]
 fn handoff_is_reevaluation_under_the_target_channel() {
     // verified passively on retail chat; on video only the missing factor is asked for
     let c = customer(&["typing"], &[Modality::KeystrokeFree], &ALL_FACTORS);
@@ -433,13 +466,20 @@ fn a_spoof_alert_flags_in_retail_and_blocks_in_finance() {
             .reasons
             .contains(&"voice_presentation_attack_blocked".to_string())
     );
-    // The same sample without the alert is the second factor in finance.
+    // The same sample without the alert is a match, but voice is never a factor (NIST SP
+    // 800-63B-4 §3.2.3): beside TOTP it stays a risk signal, and finance asks for the PIN.
     let clean = Evidence {
         biometrics: vec![score(Modality::Voice, 1e-5)],
         factors: vec![ok(FactorKind::Totp)],
     };
     let finance = run(Sector::Finance, Channel::Voice, &c, &clean);
-    assert_eq!(finance.assurance, Assurance::MultiFactor);
+    assert_eq!(finance.biometrics[0].result, "match");
+    assert_eq!(finance.outcome, Outcome::StepUpRequired);
+    assert!(
+        finance
+            .reasons
+            .contains(&"voice_is_risk_signal_only".to_string())
+    );
     // The lockout counters see the same rule.
     let set = policies();
     assert!(sample_matches(
@@ -451,5 +491,37 @@ fn a_spoof_alert_flags_in_retail_and_blocks_in_finance() {
         &set.sector(Sector::Finance),
         Channel::Voice,
         &spoofed
+    ));
+}
+
+#[test]
+fn a_replay_alert_is_a_presentation_attack_under_the_same_policy() {
+    let c = customer(&["voiceprint"], &[Modality::Voice], &ALL_FACTORS);
+    let mut replayed = score(Modality::Voice, 1e-5);
+    replayed.alerts = vec![REPLAY_SUSPECTED.to_string()];
+    let e = Evidence {
+        biometrics: vec![replayed.clone()],
+        factors: vec![],
+    };
+    let retail = run(Sector::Retail, Channel::Voice, &c, &e);
+    assert_eq!(retail.outcome, Outcome::Verified);
+    for r in [
+        "voice_replay_suspected",
+        "voice_presentation_attack_flagged",
+    ] {
+        assert!(retail.reasons.contains(&r.to_string()), "{retail:?}");
+    }
+    let finance = run(Sector::Finance, Channel::Voice, &c, &e);
+    assert_eq!(finance.biometrics[0].result, "blocked");
+    assert!(
+        finance
+            .reasons
+            .contains(&"voice_presentation_attack_blocked".to_string())
+    );
+    let set = policies();
+    assert!(!sample_matches(
+        &set.sector(Sector::Finance),
+        Channel::Voice,
+        &replayed
     ));
 }

@@ -10,6 +10,4 @@ pub use engine::{
     BiometricScore, CustomerState, Decision, DecisionInput, Evidence, FactorAttempt, LockoutState,
     Outcome, PolicyRef, StepUp, decide,
 };
-pub use service::{
-    BiometricScorer, EvidenceInput, ScoreError, ScorerRegistry, SessionError, SessionView,
-};
+pub use service::{EvidenceInput, SessionError, SessionView};

@@ -1,10 +1,6 @@
 //! The imperative shell around the decision engine: load, score, decide, store, audit, sign.
 
-use std::{
-    collections::HashMap,
-    str::FromStr,
-    sync::{Arc, RwLock},
-};
+use std::{str::FromStr, sync::Arc};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,6 +15,9 @@ use super::{
 };
 use crate::{
     AppState,
+    biometrics::scorer::{
+        KeystrokeFixedSample, KeystrokeFreeSample, Sample, SampleError, ScoreError, VoiceSample,
+    },
     crypto::{customer_key, envelope::context},
     factors::service::{self as factors, FactorError},
     policy::{Channel, FactorKind, Modality, Policy},
@@ -26,72 +25,12 @@ use crate::{
     tenants::{CustomerRef, Sector, TenantId},
 };
 
-/// Largest accepted sample per modality (serialised JSON), and evidence items per session.
+/// Session bodies that may carry evidence are accepted up to one voice sample (base64 of
+/// `audio::MAX_BYTES` plus the JSON around it) and two keystroke samples of this size; each
+/// sample is then bounded by its own parser (`biometrics::scorer`).
 pub const MAX_SAMPLE_BYTES: usize = 256 * 1024;
-/// A voice sample carries base64 audio: as large as the voice API accepts (base64 of
-/// `audio::MAX_BYTES`, plus the JSON around it).
 pub const MAX_VOICE_SAMPLE_BYTES: usize = (crate::biometrics::audio::MAX_BYTES / 3 + 1) * 4 + 1024;
 pub const MAX_EVIDENCE_ITEMS: usize = 64;
-
-/// The largest sample accepted for a modality.
-pub fn max_sample_bytes(modality: Modality) -> usize {
-    match modality {
-        Modality::Voice => MAX_VOICE_SAMPLE_BYTES,
-        _ => MAX_SAMPLE_BYTES,
-    }
-}
-
-/// Why a scorer did not score a sample.
-#[derive(Debug, thiserror::Error)]
-pub enum ScoreError {
-    /// The sample is malformed (e.g. not valid base64): the request is refused with
-    /// `invalid_request`, nothing is stored.
-    #[error("{0}")]
-    InvalidSample(String),
-    /// The audio cannot be used (empty, too short, clipped, silent, wrong format, too long):
-    /// the request is refused with the voice API's problem, nothing is stored.
-    #[error(transparent)]
-    InvalidAudio(#[from] crate::biometrics::audio::AudioError),
-    /// Anything else: the sample is skipped and the decision says `<modality>_sample_unusable`.
-    #[error("{0}")]
-    Unusable(String),
-}
-
-/// Scores one modality's sample against the customer's opened template. Implemented by the
-/// voice and keystroke services and registered at start-up; runs in `spawn_blocking`.
-pub trait BiometricScorer: Send + Sync {
-    fn modality(&self) -> Modality;
-    fn score(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, String>;
-    /// As [`BiometricScorer::score`], telling a sample the caller must fix (refused with a
-    /// typed problem) from one that merely could not be scored (skipped with a reason).
-    /// The service calls this one; the default treats every failure as unusable.
-    fn score_checked(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, ScoreError> {
-        self.score(template, sample).map_err(ScoreError::Unusable)
-    }
-}
-
-/// The scorers available to sessions, by modality.
-#[derive(Default)]
-pub struct ScorerRegistry {
-    inner: RwLock<HashMap<Modality, Arc<dyn BiometricScorer>>>,
-}
-
-impl ScorerRegistry {
-    pub fn register(&self, scorer: Arc<dyn BiometricScorer>) {
-        if let Ok(mut map) = self.inner.write() {
-            map.insert(scorer.modality(), scorer);
-        }
-    }
-    pub fn get(&self, modality: Modality) -> Option<Arc<dyn BiometricScorer>> {
-        self.inner.read().ok()?.get(&modality).cloned()
-    }
-}
-
-impl std::fmt::Debug for ScorerRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ScorerRegistry")
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -107,8 +46,8 @@ pub enum SessionError {
     Closed,
     #[error("{0}")]
     EvidenceTooLarge(String),
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    InvalidSample(#[from] SampleError),
     #[error(transparent)]
     InvalidAudio(#[from] crate::biometrics::audio::AudioError),
     #[error("factor `{0}` is in its back-off delay")]
@@ -127,7 +66,7 @@ pub enum SessionError {
     Internal(String),
 }
 
-/// Samples of passive evidence, opaque here: each goes to its modality's scorer.
+/// Passive evidence as the platform sends it, one typed sample per modality.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceInput {
@@ -135,26 +74,29 @@ pub struct EvidenceInput {
     /// and its encoding (same formats and limits). Scored by the voiceprint scorer; bad audio
     /// is refused with `422 invalid_audio` (or `413 payload_too_large`) and nothing is stored.
     #[serde(default)]
-    #[schema(value_type = Option<crate::biometrics::voice::scorer::VoiceSample>)]
-    pub voice: Option<Value>,
+    pub voice: Option<VoiceSample>,
+    /// One repetition of the enrolled phrase; refused as `POST …/keystroke/evidence` refuses it.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub keystroke_fixed: Option<Value>,
+    pub keystroke_fixed: Option<KeystrokeFixedSample>,
+    /// Free text of the session; refused as `POST …/keystroke/evidence` refuses it.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub keystroke_free: Option<Value>,
+    pub keystroke_free: Option<KeystrokeFreeSample>,
 }
 
 impl EvidenceInput {
-    fn samples(&self) -> Vec<(Modality, &Value)> {
-        [
-            (Modality::Voice, &self.voice),
-            (Modality::KeystrokeFixed, &self.keystroke_fixed),
-            (Modality::KeystrokeFree, &self.keystroke_free),
-        ]
-        .into_iter()
-        .filter_map(|(m, v)| v.as_ref().map(|v| (m, v)))
-        .collect()
+    /// Parse every sample (the edge's one check of the caller's input, before any I/O).
+    pub fn parse(&self) -> Result<Vec<Sample>, SampleError> {
+        let mut samples = Vec::new();
+        if let Some(v) = &self.voice {
+            samples.push(Sample::Voice(v.parse()?));
+        }
+        if let Some(k) = &self.keystroke_fixed {
+            samples.push(Sample::KeystrokeFixed(k.parse()?));
+        }
+        if let Some(k) = &self.keystroke_free {
+            samples.push(Sample::KeystrokeFree(k.parse()?));
+        }
+        Ok(samples)
     }
 }
 
@@ -256,39 +198,22 @@ fn customer_state(ctx: store::sessions::DecisionContext) -> CustomerState {
     }
 }
 
-/// Score the samples the customer's registration allows, against their templates.
-/// Returns the scores and reasons for samples that could not be used.
+/// Score the parsed samples the engine says can count ([`engine::eligible_modalities`]),
+/// against the customer's templates. Returns the scores and the reasons for samples not used.
 async fn score_samples(
     state: &AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
     policy: &Policy,
     customer_state: &CustomerState,
-    input: &EvidenceInput,
+    samples: Vec<Sample>,
 ) -> Result<(Vec<BiometricScore>, Vec<String>), SessionError> {
     let mut scores = Vec::new();
-    let mut reasons = Vec::new();
-    let samples = input.samples();
-    if samples.is_empty() || !customer_state.registered {
-        return Ok((scores, reasons));
-    }
-    if engine::biometrics_disabled(&policy.lockout, &customer_state.lockout) {
-        reasons.push("biometrics_disabled_after_failures".into());
-        return Ok((scores, reasons));
-    }
-    for (modality, sample) in samples {
-        if !customer_state
-            .methods
-            .iter()
-            .any(|m| m == modality.method())
-        {
-            // The customer chose not to be recognised this way: the sample is not even scored.
-            reasons.push(format!("{}_not_chosen_by_customer", modality.as_str()));
-            continue;
-        }
-        // The context already says whether a template exists: no read for the unenrolled.
-        if !customer_state.templates.contains(&modality) {
-            reasons.push(format!("{}_not_enrolled", modality.as_str()));
+    let requested: Vec<Modality> = samples.iter().map(Sample::modality).collect();
+    let (eligible, mut reasons) = engine::eligible_modalities(policy, customer_state, &requested);
+    for sample in samples {
+        let modality = sample.modality();
+        if !eligible.contains(&modality) {
             continue;
         }
         let Some(scorer) = state.scorers.get(modality) else {
@@ -310,14 +235,12 @@ async fn score_samples(
                 &ciphertext,
             )
             .map_err(|e| SessionError::Internal(e.to_string()))?;
-        let sample = sample.clone();
-        let result = tokio::task::spawn_blocking(move || scorer.score_checked(&opened, &sample))
+        let result = tokio::task::spawn_blocking(move || scorer.score(&opened, &sample))
             .await
             .map_err(|e| SessionError::Internal(e.to_string()))?;
         match result {
             Ok(score) => scores.push(score),
-            // The caller's sample is at fault: refuse the request before anything is stored.
-            Err(ScoreError::InvalidSample(detail)) => return Err(SessionError::Invalid(detail)),
+            // The caller's audio is at fault: refuse the request before anything is stored.
             Err(ScoreError::InvalidAudio(e)) => return Err(SessionError::InvalidAudio(e)),
             Err(ScoreError::Unusable(e)) => {
                 tracing::warn!(modality = modality.as_str(), error = %e, "sample not scored");
@@ -326,22 +249,6 @@ async fn score_samples(
         }
     }
     Ok((scores, reasons))
-}
-
-fn check_sizes(input: &EvidenceInput) -> Result<(), SessionError> {
-    for (modality, sample) in input.samples() {
-        let size = serde_json::to_vec(sample)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        let max = max_sample_bytes(modality);
-        if size > max {
-            return Err(SessionError::EvidenceTooLarge(format!(
-                "the {} sample is {size} bytes; at most {max} are accepted",
-                modality.as_str()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The counter updates for each scored sample, to commit with the new session.
@@ -534,13 +441,12 @@ pub async fn start(
     tenant: &TenantId,
     customer: &CustomerRef,
     channel: Channel,
-    input: &EvidenceInput,
+    samples: Vec<Sample>,
 ) -> Result<SessionView, SessionError> {
-    check_sizes(input)?;
     let (policy, customer_state) = decision_context(state, tenant, customer).await?;
     let expires_at = now_ms() + policy.channel(channel).session_lifetime_secs as i64 * 1000;
     let (scores, reasons) =
-        score_samples(state, tenant, customer, &policy, &customer_state, input).await?;
+        score_samples(state, tenant, customer, &policy, &customer_state, samples).await?;
     let counters = biometric_counters(tenant, customer, &policy, channel, &scores);
     let evidence = Evidence {
         biometrics: scores,
@@ -649,22 +555,19 @@ pub async fn add_evidence(
     state: &AppState,
     tenant: &TenantId,
     session_id: &str,
-    input: &EvidenceInput,
+    samples: Vec<Sample>,
 ) -> Result<SessionView, SessionError> {
-    check_sizes(input)?;
     let (s, customer, channel) = live(state, tenant, session_id).await?;
     let previous: Evidence =
         serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
-    if previous.biometrics.len() + previous.factors.len() + input.samples().len()
-        > MAX_EVIDENCE_ITEMS
-    {
+    if previous.biometrics.len() + previous.factors.len() + samples.len() > MAX_EVIDENCE_ITEMS {
         return Err(SessionError::EvidenceTooLarge(format!(
             "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
         )));
     }
     let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
     let (scores, reasons) =
-        score_samples(state, tenant, &customer, &policy, &customer_state, input).await?;
+        score_samples(state, tenant, &customer, &policy, &customer_state, samples).await?;
     record_biometrics(state, tenant, &customer, &policy, channel, &scores).await?;
     update_with(
         state,
@@ -672,6 +575,75 @@ pub async fn add_evidence(
         session_id,
         |e| e.biometrics.extend(scores.iter().cloned()),
         reasons,
+    )
+    .await
+}
+
+/// What a live voice stream needs of its session (`biometrics::voice::live`).
+pub struct StreamSession {
+    pub customer: CustomerRef,
+    pub channel: Channel,
+    pub policy: Arc<Policy>,
+    pub customer_state: CustomerState,
+    pub expires_at: i64,
+}
+
+/// The live session a voice stream may feed (expired and denied sessions are refused).
+pub async fn stream_session(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+) -> Result<StreamSession, SessionError> {
+    let (s, customer, channel) = live(state, tenant, session_id).await?;
+    let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
+    Ok(StreamSession {
+        customer,
+        channel,
+        policy,
+        customer_state,
+        expires_at: s.expires_at,
+    })
+}
+
+/// A live stream's accumulated voice score goes into the session's evidence in place of the
+/// one the same stream put there before: one stream is one piece of evidence however often it
+/// is re-scored (its pieces are not independent samples). Re-decides and stores.
+pub async fn stream_evidence(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+    previous: Option<&BiometricScore>,
+    score: &BiometricScore,
+) -> Result<SessionView, SessionError> {
+    update_with(
+        state,
+        tenant,
+        session_id,
+        |e| {
+            if let Some(i) = previous.and_then(|p| e.biometrics.iter().position(|b| b == p)) {
+                e.biometrics.remove(i);
+            }
+            e.biometrics.push(score.clone());
+        },
+        Vec::new(),
+    )
+    .await
+}
+
+/// A finished stream counts once against the customer's consecutive-failure counter.
+pub async fn stream_attempt(
+    state: &AppState,
+    tenant: &TenantId,
+    stream: &StreamSession,
+    score: &BiometricScore,
+) -> Result<(), SessionError> {
+    record_biometrics(
+        state,
+        tenant,
+        &stream.customer,
+        &stream.policy,
+        stream.channel,
+        std::slice::from_ref(score),
     )
     .await
 }

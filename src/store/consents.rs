@@ -249,3 +249,22 @@ pub async fn ended_in_session_since(
     .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// A page of the tenant's consent rows in id order, after `after` (for `audit verify`).
+pub async fn page(
+    db: &Db,
+    tenant: &str,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<ConsentRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM consents WHERE tenant_id = $1 AND consent_id > $2 \
+         ORDER BY consent_id LIMIT $3"
+    ))
+    .bind(tenant)
+    .bind(after)
+    .bind(limit as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}

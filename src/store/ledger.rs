@@ -310,3 +310,52 @@ pub async fn forget_customer(db: &Db, tenant: &str, customer: &str) -> Result<u6
     tx.commit().await?;
     Ok(done.rows_affected())
 }
+
+/// Every customer salt of the tenant (for `audit verify`'s commitment check).
+pub async fn customer_salts(db: &Db, tenant: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let rows =
+        sqlx::query("SELECT customer_ref, salt FROM ledger_customer_salts WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(&db.pool)
+            .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("customer_ref")?, r.try_get("salt")?)))
+        .collect()
+}
+
+/// Entries of the given kinds from `from` on, in index order, at most `limit`.
+pub async fn entries_of_kinds(
+    db: &Db,
+    tenant: &str,
+    kinds: &[&str],
+    from: u64,
+    limit: u32,
+) -> Result<Vec<EntryRow>, StoreError> {
+    let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = $1 AND idx >= $2 \
+         AND kind IN ({}) ORDER BY idx LIMIT $3",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(from as i64)
+        .bind(limit as i64);
+    for k in kinds {
+        q = q.bind(*k);
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    rows.iter().map(entry_from_row).collect()
+}
+
+/// One customer's salt, if the customer is still known.
+pub async fn salt(db: &Db, tenant: &str, customer: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let row = sqlx::query(
+        "SELECT salt FROM ledger_customer_salts WHERE tenant_id = $1 AND customer_ref = $2",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| Ok(r.try_get("salt")?)).transpose()
+}

@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod bench;
 pub mod consents;
 pub mod customers;
 pub mod factors;

@@ -14,38 +14,29 @@ pub struct StoredSigningKey {
     pub unpublish_at: Option<i64>,
 }
 
-/// Keys still published at `now` (active or retired but not yet unpublished), newest first.
-pub async fn published(db: &Db, now: i64) -> Result<Vec<StoredSigningKey>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT kid, public_key, sealed_private, created_at, retired_at, unpublish_at FROM signing_keys \
-         WHERE unpublish_at IS NULL OR unpublish_at > $1 ORDER BY created_at DESC, kid",
-    )
-    .bind(now)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StoredSigningKey {
-                kid: r.try_get("kid")?,
-                public_key: r.try_get("public_key")?,
-                sealed_private: r.try_get("sealed_private")?,
-                created_at: r.try_get("created_at")?,
-                retired_at: r.try_get("retired_at")?,
-                unpublish_at: r.try_get("unpublish_at")?,
-            })
-        })
-        .collect()
+const KEY_COLUMNS: &str = "kid, public_key, sealed_private, created_at, retired_at, unpublish_at";
+
+fn key_from_row(r: &sqlx::any::AnyRow) -> Result<StoredSigningKey, StoreError> {
+    Ok(StoredSigningKey {
+        kid: r.try_get("kid")?,
+        public_key: r.try_get("public_key")?,
+        sealed_private: r.try_get("sealed_private")?,
+        created_at: r.try_get("created_at")?,
+        retired_at: r.try_get("retired_at")?,
+        unpublish_at: r.try_get("unpublish_at")?,
+    })
 }
 
-/// Every public key the service ever signed with (rows are never deleted): verification of
-/// old tree heads and receipts needs them after they left the JWKS.
-pub async fn all_public(db: &Db) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    let rows = sqlx::query("SELECT kid, public_key FROM signing_keys ORDER BY created_at, kid")
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("kid")?, r.try_get("public_key")?)))
-        .collect()
+/// Every key row the service ever wrote (rows are never deleted), newest first: verification
+/// of old tree heads and receipts needs keys after they left the JWKS, and every row is
+/// authenticated (its sealed half must open to its public key) before any of it is trusted.
+pub async fn all(db: &Db) -> Result<Vec<StoredSigningKey>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(key_from_row).collect()
 }
 
 /// Insert a new active key and retire every other active key, in one transaction.

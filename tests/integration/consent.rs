@@ -338,10 +338,9 @@ both_backends!(
         assert_eq!(list[0]["status"], "withdrawn");
         assert!(list[0]["end_ledger_index"].as_u64().unwrap() > index);
 
-        let report =
-            trustline::ledger::verify::verify_tenant(&app.state.db, &app.state.signer, "acme")
-                .await
-                .unwrap();
+        let report = trustline::audit::verify_in_service(&app.state, "acme")
+            .await
+            .unwrap();
         assert!(report.ok(), "{report:?}");
     }
 );
@@ -851,7 +850,7 @@ both_backends!(
             ["purpose_ended", "purpose_ended", "retention_limit"]
         );
         assert!(
-            trustline::ledger::verify::verify_tenant(&state.db, &state.signer, "keep")
+            trustline::audit::verify_in_service(state, "keep")
                 .await
                 .unwrap()
                 .ok()
@@ -969,11 +968,9 @@ both_backends!(
         // Once only.
         let again = consent::retention::run(&app.state).await.unwrap();
         assert_eq!(again.ends_relogged, 0);
-        assert!(
-            trustline::ledger::verify::verify_tenant(&app.state.db, &app.state.signer, "relog")
-                .await
-                .unwrap()
-                .ok()
-        );
+        let report = trustline::audit::verify_in_service(&app.state, "relog")
+            .await
+            .unwrap();
+        assert!(report.ok(), "{report:?}");
     }
 );

@@ -183,13 +183,7 @@ async fn crash_and_recover(label: &str, database_url: String) {
         .await
         .unwrap();
     let settings = crate::common::settings_for(dir.path(), database_url.clone());
-    let master = trustline::crypto::master::load_or_create(&settings).unwrap();
-    let signer = trustline::crypto::signing::Signer::load(&db, &master)
-        .await
-        .unwrap();
-    let report = trustline::ledger::verify::verify_tenant(&db, &signer, "demo")
-        .await
-        .unwrap();
+    let report = crate::common::audit_verify(&db, &settings, "demo").await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.entries, entries);
     let out = format!(
@@ -340,13 +334,7 @@ async fn sessions_crash_and_recover(label: &str, database_url: String) {
         "every session row has its decision entry and vice versa"
     );
     let settings = crate::common::settings_for(dir.path(), database_url.clone());
-    let master = trustline::crypto::master::load_or_create(&settings).unwrap();
-    let signer = trustline::crypto::signing::Signer::load(&db, &master)
-        .await
-        .unwrap();
-    let report = trustline::ledger::verify::verify_tenant(&db, &signer, "demo")
-        .await
-        .unwrap();
+    let report = crate::common::audit_verify(&db, &settings, "demo").await;
     assert!(report.ok(), "{report:?}");
     eprintln!(
         "sessions crash test ({label}): acknowledged {}, session rows after restart {} (each with \

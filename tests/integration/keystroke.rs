@@ -343,10 +343,28 @@ both_backends!(
             "{genuine_fmr} vs {impostor_fmr}"
         );
 
-        // a sample the parser refuses is not scored, and the decision says why
+        // a sample the parser refuses is refused as the keystroke API refuses it (422 with the
+        // parser's code, before anything is looked up), and no session is stored
         let mut bad = phrase(62, 1.0);
         bad.swap(1, 2);
-        let resp = app.post_json("/v1/sessions", &key, start(bad)).await;
+        let resp = app
+            .post_json("/v1/sessions", &key, start(bad.clone()))
+            .await;
+        expect_problem(resp, 422, "out_of_order").await;
+        let resp = app
+            .post_json(
+                &format!("/v1/customers/{}/keystroke/evidence", customer.as_str()),
+                &key,
+                json!({ "fixed": bad }),
+            )
+            .await;
+        expect_problem(resp, 422, "out_of_order").await;
+
+        // a well-formed sample that does not fit the enrolled phrase is not scored, and the
+        // decision says why
+        let mut short = phrase(63, 1.0);
+        short.pop();
+        let resp = app.post_json("/v1/sessions", &key, start(short)).await;
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["decision"]["biometrics"], json!([]), "{body}");
         assert!(

@@ -25,7 +25,7 @@ const CLIENT_ID: &str = "trustline-console";
 
 /// A minimal OpenID provider: discovery, JWKS, and a token endpoint that returns whatever ID
 /// token claims the test scripted.
-struct Provider {
+pub(crate) struct Provider {
     issuer: String,
     key: Ed25519KeyPair,
     next_claims: Mutex<Option<Value>>,
@@ -109,14 +109,14 @@ async fn start_provider() -> Arc<Provider> {
     provider
 }
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-async fn setup(app: &TestApp) -> (Arc<Provider>, TenantId) {
+pub(crate) async fn setup(app: &TestApp) -> (Arc<Provider>, TenantId) {
     let provider = start_provider().await;
     app.tenant_with_key("acme", Sector::Retail, &[Scope::Sessions])
         .await;
@@ -210,7 +210,7 @@ async fn reason(resp: reqwest::Response) -> String {
         .to_string()
 }
 
-async fn staff_session(app: &TestApp, p: &Provider, roles: Value) -> String {
+pub(crate) async fn staff_session(app: &TestApp, p: &Provider, roles: Value) -> String {
     let started = begin(app, "/console/acme/login").await;
     *p.next_claims.lock().unwrap() = Some(claims(p, &started.nonce, json!({"roles": roles})));
     let resp = callback(app, &started, &started.state).await;
@@ -249,7 +249,7 @@ async fn customer_link_session(app: &TestApp, key: &str, customer: &str) -> Stri
     session
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
     let resp = no_redirects()
         .get(app.url(path))
         .header("cookie", cookie)
@@ -260,7 +260,7 @@ async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
         .unwrap()
@@ -276,7 +276,7 @@ fn loopback(settings: trustline::config::Settings) -> trustline::config::Setting
     s
 }
 
-async fn start(backend: Backend) -> TestApp {
+pub(crate) async fn start(backend: Backend) -> TestApp {
     TestApp::start_with(backend, loopback).await
 }
 

@@ -4,6 +4,7 @@
 //! Nothing here keeps audio: callers get samples back, compute features and drop them.
 
 pub mod fbank;
+pub mod framing;
 pub mod g711;
 pub mod mel;
 pub mod resample;

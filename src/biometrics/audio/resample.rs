@@ -39,6 +39,52 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioErro
     Ok(out[delay..delay + expected].to_vec())
 }
 
+/// Resampling of a live stream in pieces: rubato's state carries over between calls, so the
+/// concatenated output equals [`resample`] of the concatenated input, apart from the tail that
+/// is still in the filter (flushed by [`StreamResampler::finish`]).
+pub struct StreamResampler {
+    rs: FftFixedInOut<f32>,
+    pending: Vec<f32>,
+    /// Output samples still to drop (the resampler's delay).
+    skip: usize,
+    out: Vec<Vec<f32>>,
+}
+
+impl StreamResampler {
+    pub fn new(from: u32, to: u32) -> Result<Self, AudioError> {
+        let rs = FftFixedInOut::<f32>::new(from as usize, to as usize, 1024, 1).map_err(|e| {
+            AudioError::UnsupportedFormat(format!("cannot resample {from} Hz to {to} Hz: {e}"))
+        })?;
+        let skip = rs.output_delay();
+        let out = vec![vec![0f32; rs.output_frames_max()]; 1];
+        Ok(Self {
+            rs,
+            pending: Vec::new(),
+            skip,
+            out,
+        })
+    }
+
+    /// Resample what can be resampled of `pending + input`; keeps the rest for the next call.
+    pub fn push(&mut self, input: &[f32]) -> Result<Vec<f32>, AudioError> {
+        self.pending.extend_from_slice(input);
+        let mut result = Vec::new();
+        while self.pending.len() >= self.rs.input_frames_next() {
+            let need = self.rs.input_frames_next();
+            let (_, n_out) = self
+                .rs
+                .process_into_buffer(&[&self.pending[..need]], &mut self.out, None)
+                .map_err(|e| AudioError::UnsupportedFormat(format!("resampling failed: {e}")))?;
+            self.pending.drain(..need);
+            let produced = &self.out[0][..n_out];
+            let drop = self.skip.min(produced.len());
+            self.skip -= drop;
+            result.extend_from_slice(&produced[drop..]);
+        }
+        Ok(result)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -62,6 +108,24 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
         assert!(err < 0.01, "max error {err}");
+    }
+
+    #[test]
+    fn streaming_in_pieces_matches_the_whole() {
+        let x = sine(300.0, 8000, 8000 * 3);
+        let whole = resample(&x, 8000, 16000).unwrap();
+        let mut rs = StreamResampler::new(8000, 16000).unwrap();
+        let mut parts = Vec::new();
+        for piece in x.chunks(160) {
+            parts.extend(rs.push(piece).unwrap());
+        }
+        assert!(parts.len() > 40_000, "{}", parts.len());
+        let err = parts
+            .iter()
+            .zip(&whole)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(err < 1e-5, "max difference {err}");
     }
 
     #[test]

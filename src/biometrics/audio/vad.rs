@@ -50,6 +50,66 @@ pub fn speech_probabilities(session: &mut Session, samples: &[f32]) -> ort::Resu
     Ok(probs)
 }
 
+/// Silero VAD over a live stream: the recurrent state, the 64-sample context and the
+/// hysteresis carry over between calls, so feeding a stream in pieces gives the same flags as
+/// [`speech_probabilities`] + [`speech_flags`] over the whole of it (tested).
+pub struct StreamingVad {
+    state: Array3<f32>,
+    input: Array2<f32>,
+    speaking: bool,
+    started: bool,
+}
+
+impl Default for StreamingVad {
+    fn default() -> Self {
+        Self {
+            state: Array3::<f32>::zeros((2, 1, 128)),
+            input: Array2::<f32>::zeros((1, CONTEXT + CHUNK)),
+            speaking: false,
+            started: false,
+        }
+    }
+}
+
+impl StreamingVad {
+    /// Speech flag of one full 512-sample chunk of 16 kHz audio.
+    pub fn chunk(&mut self, session: &mut Session, chunk: &[f32]) -> ort::Result<bool> {
+        if chunk.len() != CHUNK {
+            return Err(ort::Error::new("vad: a stream chunk must be 512 samples"));
+        }
+        {
+            let Some(row) = self.input.as_slice_mut() else {
+                return Err(ort::Error::new("vad input is not contiguous"));
+            };
+            row.copy_within(CHUNK..CHUNK + CONTEXT, 0);
+            if !self.started {
+                row[..CONTEXT].fill(0.0);
+                self.started = true;
+            }
+            row[CONTEXT..].copy_from_slice(chunk);
+        }
+        let sr = ndarray::arr0(16_000i64);
+        let out = session.run(ort::inputs![
+            "input" => TensorRef::from_array_view(&self.input)?,
+            "state" => TensorRef::from_array_view(&self.state)?,
+            "sr" => TensorRef::from_array_view(&sr)?,
+        ])?;
+        let (_, p) = out["output"].try_extract_tensor::<f32>()?;
+        let p = p.first().copied().unwrap_or(0.0);
+        let (_, s) = out["stateN"].try_extract_tensor::<f32>()?;
+        match self.state.as_slice_mut() {
+            Some(dst) if dst.len() == s.len() => dst.copy_from_slice(s),
+            _ => return Err(ort::Error::new("vad state: unexpected shape")),
+        }
+        self.speaking = if self.speaking {
+            p >= SPEECH_LEAVE
+        } else {
+            p >= SPEECH_ENTER
+        };
+        Ok(self.speaking)
+    }
+}
+
 /// Speech flags per chunk with hysteresis.
 pub fn speech_flags(probs: &[f32]) -> Vec<bool> {
     let mut on = false;

@@ -117,7 +117,14 @@ pub fn parse_sample(
     events: &[KeyEvent],
     template: &FixedTextTemplate,
 ) -> Result<FixedTextSample, KeystrokeError> {
-    let segment = parse_events(events)?;
+    sample_for(&parse_events(events)?, template)
+}
+
+/// A parsed repetition checked against the template's phrase (key count and classes).
+pub fn sample_for(
+    segment: &KeystrokeSegment,
+    template: &FixedTextTemplate,
+) -> Result<FixedTextSample, KeystrokeError> {
     if segment.len() != template.keys() {
         return Err(KeystrokeError::WrongKeyCount {
             expected: template.keys(),
@@ -128,7 +135,7 @@ pub fn parse_sample(
         return Err(KeystrokeError::KeySequenceMismatch);
     }
     Ok(FixedTextSample {
-        vector: fixed_text_vector(&segment),
+        vector: fixed_text_vector(segment),
     })
 }
 

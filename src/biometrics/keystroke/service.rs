@@ -5,24 +5,26 @@
 use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{
-    KeyEvent, KeystrokeError, KeystrokeScore,
+    KeyEvent, KeystrokeError, KeystrokeScore, KeystrokeSegment,
     calibration::FmrTable,
     fixed::{self, FixedTextTemplate},
-    free::{self, FreeTextTemplate},
+    free::{self, FreeTextTemplate, FreeTextWindows},
 };
 use crate::{
     AppState,
-    biometrics::models::{LoadedModel, ModelRegistry, ModelTask},
+    biometrics::{
+        models::{LoadedModel, ModelRegistry, ModelTask},
+        scorer::{BiometricScorer, Sample, ScoreError, ScorerRegistry},
+    },
     consent::{self, ConsentError, Purpose},
     crypto::{
         customer_key::{self, CustomerKeyError},
         envelope::{self, EnvelopeError},
     },
     policy::Modality,
-    sessions::{BiometricScorer, ScorerRegistry, engine::BiometricScore},
+    sessions::engine::BiometricScore,
     store::{self, StoreError},
     tenants::{CustomerRef, TenantId},
 };
@@ -61,13 +63,13 @@ impl From<CustomerKeyError> for KeystrokeServiceError {
     }
 }
 
-/// Keystroke evidence of one attempt.
+/// Keystroke evidence of one attempt, parsed at the edge (`biometrics::scorer`).
 #[derive(Debug, Clone)]
 pub enum KeystrokeEvidence {
     /// One repetition of the enrolled phrase.
-    Fixed(Vec<KeyEvent>),
-    /// Free-text segments (chat messages), at least 50 keystrokes in all.
-    Free(Vec<Vec<KeyEvent>>),
+    Fixed(KeystrokeSegment),
+    /// Free-text windows (from chat messages, at least 50 keystrokes in all).
+    Free(FreeTextWindows),
 }
 
 /// A scored attempt, with what produced the score (for the decision record).
@@ -131,14 +133,14 @@ fn model(models: &ModelRegistry, task: ModelTask) -> Result<&LoadedModel, Keystr
         }))
 }
 
-/// Pure scoring of one fixed-text attempt (parse, features, ONNX, calibration): what the
-/// benchmark measures end to end. Call from blocking context.
+/// Pure scoring of one parsed fixed-text attempt (phrase check, features, ONNX, calibration):
+/// what the benchmark measures end to end. Call from blocking context.
 pub fn score_fixed(
     models: &ModelRegistry,
     template: &FixedTextTemplate,
-    events: &[KeyEvent],
+    segment: &KeystrokeSegment,
 ) -> Result<KeystrokeScore, KeystrokeServiceError> {
-    let sample = fixed::parse_sample(events, template)?;
+    let sample = fixed::sample_for(segment, template)?;
     let m = model(models, ModelTask::KeystrokeFixed)?;
     let scores = m.run(|s| fixed::score_batch(s, &sample.vector, template))?;
     let score = scores.first().copied().unwrap_or(f32::NEG_INFINITY);
@@ -154,15 +156,14 @@ pub fn score_fixed(
     })
 }
 
-/// Pure scoring of free-text evidence. Call from blocking context.
+/// Pure scoring of parsed free-text evidence. Call from blocking context.
 pub fn score_free(
     models: &ModelRegistry,
     template: &FreeTextTemplate,
-    segments: &[Vec<KeyEvent>],
+    windows: &FreeTextWindows,
 ) -> Result<KeystrokeScore, KeystrokeServiceError> {
-    let windows = free::parse_verification(segments)?;
     let m = model(models, ModelTask::KeystrokeFree)?;
-    let score = m.run(|s| free::verify(s, &windows, template))?;
+    let score = m.run(|s| free::verify(s, windows, template))?;
     Ok(KeystrokeScore {
         score,
         fmr: tables(models)?.free.fmr(f64::from(score)),
@@ -304,24 +305,16 @@ async fn finish_enrolment(
     })
 }
 
-/// Score keystroke evidence against the customer's template.
+/// Score parsed keystroke evidence against the customer's template.
 pub async fn verify(
     state: &AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
     evidence: KeystrokeEvidence,
 ) -> Result<VerifyOutcome, KeystrokeServiceError> {
-    // Bad input is refused before anything is looked up (and whether or not the customer is
-    // enrolled, so a refusal reveals nothing about enrolment).
     let (modality, task) = match &evidence {
-        KeystrokeEvidence::Fixed(events) => {
-            super::parse_events(events)?;
-            (MODALITY_FIXED, ModelTask::KeystrokeFixed)
-        }
-        KeystrokeEvidence::Free(segments) => {
-            free::parse_verification(segments)?;
-            (MODALITY_FREE, ModelTask::KeystrokeFree)
-        }
+        KeystrokeEvidence::Fixed(_) => (MODALITY_FIXED, ModelTask::KeystrokeFixed),
+        KeystrokeEvidence::Free(_) => (MODALITY_FREE, ModelTask::KeystrokeFree),
     };
     let Some(plain) = load_template(state, tenant, customer, modality).await? else {
         return Ok(VerifyOutcome::NotEnrolled);
@@ -330,13 +323,13 @@ pub async fn verify(
     let (model_id, model_version) = (m.entry.id.clone(), m.entry.version.clone());
     let models = state.models.clone();
     let score = blocking(move || match evidence {
-        KeystrokeEvidence::Fixed(events) => {
+        KeystrokeEvidence::Fixed(segment) => {
             let t = FixedTextTemplate::from_bytes(&plain)?;
-            score_fixed(&models, &t, &events)
+            score_fixed(&models, &t, &segment)
         }
-        KeystrokeEvidence::Free(segments) => {
+        KeystrokeEvidence::Free(windows) => {
             let t = FreeTextTemplate::from_bytes(&plain)?;
-            score_free(&models, &t, &segments)
+            score_free(&models, &t, &windows)
         }
     })
     .await?;
@@ -350,18 +343,11 @@ pub async fn verify(
 }
 
 /// The sessions engine's view of the keystroke models: one scorer per modality, registered at
-/// start-up. Samples: `keystroke_fixed` = `{"events": [KeyEvent…]}` (or the bare array),
-/// `keystroke_free` = `{"segments": [[KeyEvent…]…]}` (or the bare array of segments).
+/// start-up. Samples arrive parsed (`biometrics::scorer::KeystrokeFixedSample` and
+/// `KeystrokeFreeSample`); a sample that does not fit the template is unusable.
 pub struct KeystrokeScorer {
     models: Arc<ModelRegistry>,
     modality: Modality,
-}
-
-impl KeystrokeScorer {
-    fn sample<T: serde::de::DeserializeOwned>(sample: &Value, field: &str) -> Result<T, String> {
-        let inner = sample.get(field).unwrap_or(sample);
-        serde_json::from_value(inner.clone()).map_err(|e| format!("keystroke sample: {e}"))
-    }
 }
 
 impl BiometricScorer for KeystrokeScorer {
@@ -369,22 +355,24 @@ impl BiometricScorer for KeystrokeScorer {
         self.modality
     }
 
-    fn score(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, String> {
-        let (task, score) = match self.modality {
-            Modality::KeystrokeFixed => {
-                let events: Vec<KeyEvent> = Self::sample(sample, "events")?;
-                let t = FixedTextTemplate::from_bytes(template).map_err(|e| e.to_string())?;
-                let s = score_fixed(&self.models, &t, &events).map_err(|e| e.to_string())?;
+    fn score(&self, template: &[u8], sample: &Sample) -> Result<BiometricScore, ScoreError> {
+        let unusable = |e: KeystrokeServiceError| ScoreError::Unusable(e.to_string());
+        let (task, score) = match sample {
+            Sample::KeystrokeFixed(segment) => {
+                let t = FixedTextTemplate::from_bytes(template).map_err(|e| unusable(e.into()))?;
+                let s = score_fixed(&self.models, &t, segment).map_err(unusable)?;
                 (ModelTask::KeystrokeFixed, s)
             }
-            _ => {
-                let segments: Vec<Vec<KeyEvent>> = Self::sample(sample, "segments")?;
-                let t = FreeTextTemplate::from_bytes(template).map_err(|e| e.to_string())?;
-                let s = score_free(&self.models, &t, &segments).map_err(|e| e.to_string())?;
+            Sample::KeystrokeFree(windows) => {
+                let t = FreeTextTemplate::from_bytes(template).map_err(|e| unusable(e.into()))?;
+                let s = score_free(&self.models, &t, windows).map_err(unusable)?;
                 (ModelTask::KeystrokeFree, s)
             }
+            Sample::Voice(_) => {
+                return Err(ScoreError::Unusable("not a keystroke sample".into()));
+            }
         };
-        let m = model(&self.models, task).map_err(|e| e.to_string())?;
+        let m = model(&self.models, task).map_err(unusable)?;
         Ok(BiometricScore {
             modality: self.modality,
             model_id: m.entry.id.clone(),

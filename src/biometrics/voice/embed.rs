@@ -142,6 +142,42 @@ impl Default for AnalyseOptions {
     }
 }
 
+/// CAM++ and GE2E embeddings (L2-normalised) of speech VAD has already trimmed: a live
+/// stream's accumulated net speech (`voice::stream`).
+pub fn embed_trimmed(
+    models: &ModelRegistry,
+    front: &FrontEnd,
+    speech: &[f32],
+    telephone: bool,
+    net_speech_ms: u32,
+) -> Result<(Vec<f32>, Vec<f32>), VoiceError> {
+    let features = campplus_features_for(front, speech, telephone);
+    embed_features(models, front, speech, &features, net_speech_ms)
+}
+
+fn embed_features(
+    models: &ModelRegistry,
+    front: &FrontEnd,
+    speech: &[f32],
+    features: &[f32],
+    net_speech_ms: u32,
+) -> Result<(Vec<f32>, Vec<f32>), VoiceError> {
+    if features.is_empty() {
+        return Err(audio::AudioError::TooShort {
+            net_speech_ms,
+            min_ms: audio::MIN_NET_SPEECH_MS,
+        }
+        .into());
+    }
+    let mut campplus = models
+        .get(super::CAMPPLUS)?
+        .run(|s| campplus_run(s, features))?;
+    l2_normalise(&mut campplus);
+    let (b, t, mel) = ge2e_partials(front, speech);
+    let ge2e = models.get(super::GE2E)?.run(|s| ge2e_run(s, b, t, &mel))?;
+    Ok((campplus, ge2e))
+}
+
 /// VAD -> net speech check -> trim long silences -> CAM++ and GE2E embeddings (+ AASIST,
 /// fingerprint). Blocking CPU work: call from `spawn_blocking`.
 pub fn analyse(
@@ -183,19 +219,7 @@ pub fn analyse(
             None,
         ),
     };
-    if features.is_empty() {
-        return Err(audio::AudioError::TooShort {
-            net_speech_ms,
-            min_ms: audio::MIN_NET_SPEECH_MS,
-        }
-        .into());
-    }
-    let mut campplus = models
-        .get(super::CAMPPLUS)?
-        .run(|s| campplus_run(s, &features))?;
-    l2_normalise(&mut campplus);
-    let (b, t, mel) = ge2e_partials(front, &trimmed);
-    let ge2e = models.get(super::GE2E)?.run(|s| ge2e_run(s, b, t, &mel))?;
+    let (campplus, ge2e) = embed_features(models, front, &trimmed, &features, net_speech_ms)?;
     let spoof_score = match (options.antispoof, models.get(super::AASIST)) {
         (true, Ok(model)) => Some(model.run(|s| antispoof::bona_fide_score(s, samples))?),
         _ => None,

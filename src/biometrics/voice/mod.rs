@@ -7,10 +7,12 @@
 
 pub mod antispoof;
 pub mod embed;
+pub mod live;
 pub mod replay;
 pub mod scorer;
 pub mod scoring;
 pub mod service;
+pub mod stream;
 pub mod template;
 
 use crate::biometrics::{audio::AudioError, models::ModelError};

@@ -1,16 +1,13 @@
 //! The voiceprint as a sessions [`BiometricScorer`]: a session's `evidence.voice` sample (the
-//! same base64 audio + encoding as the voice API) is decoded, analysed (VAD, CAM++ + GE2E) and
-//! scored against the customer's opened template with the S-norm + fusion + FMR calibration of
-//! `POST /v1/customers/{ref}/voiceprint/verify`. Audio is dropped once embedded.
+//! same base64 audio + encoding as the voice API, parsed at the edge) is decoded, analysed
+//! (VAD, CAM++ + GE2E, AASIST) and scored against the customer's opened template with the
+//! S-norm + fusion + FMR calibration of `POST /v1/customers/{ref}/voiceprint/verify`. Audio is
+//! dropped once embedded.
 //!
-//! Not done here (the decision engine has no input for them yet): the AASIST presentation-attack
-//! flag and the replay check, both of which the voice API reports.
+//! Not done here (the decision engine has no input for it yet): the replay check, which the
+//! voice API reports.
 
 use std::sync::Arc;
-
-use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::Value;
 
 use super::{
     VoiceError,
@@ -21,35 +18,13 @@ use super::{
 };
 use crate::{
     biometrics::{
-        audio::{self, AudioEncoding},
+        audio,
         models::ModelRegistry,
+        scorer::{BiometricScorer, Sample, ScoreError, ScorerRegistry},
     },
     policy::Modality,
-    sessions::{
-        BiometricScore, BiometricScorer, ScoreError, ScorerRegistry, engine::SPOOF_SUSPECTED,
-    },
+    sessions::engine::{BiometricScore, SPOOF_SUSPECTED},
 };
-
-/// A voice sample in session evidence: one utterance, exactly as the voice API takes it.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VoiceSample {
-    /// Base64 (standard alphabet) of the audio bytes (at most 12 MiB decoded, 60 s).
-    pub audio: String,
-    /// `wav` (PCM16, 8/16/44.1/48 kHz, mono/stereo), `mulaw`, `alaw` (8 kHz G.711),
-    /// `s16le8k`, `s16le16k`.
-    #[schema(value_type = String)]
-    pub encoding: AudioEncoding,
-}
-
-/// The same, borrowing the base64 text from the request body instead of copying it.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VoiceSampleRef<'a> {
-    #[serde(borrow)]
-    audio: &'a str,
-    encoding: AudioEncoding,
-}
 
 pub struct VoiceScorer {
     models: Arc<ModelRegistry>,
@@ -87,24 +62,11 @@ impl BiometricScorer for VoiceScorer {
         Modality::Voice
     }
 
-    fn score(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, String> {
-        self.score_checked(template, sample)
-            .map_err(|e| e.to_string())
-    }
-
-    fn score_checked(&self, template: &[u8], sample: &Value) -> Result<BiometricScore, ScoreError> {
-        let s = VoiceSampleRef::deserialize(sample).map_err(|e| {
-            ScoreError::InvalidSample(format!(
-                "`evidence.voice` must be {{\"audio\": base64, \"encoding\": ...}}: {e}"
-            ))
-        })?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(s.audio.as_bytes())
-            .map_err(|_| {
-                ScoreError::InvalidSample("`evidence.voice.audio` is not valid base64".into())
-            })?;
-        let utterance = audio::decode(&bytes, s.encoding)?;
-        drop(bytes);
+    fn score(&self, template: &[u8], sample: &Sample) -> Result<BiometricScore, ScoreError> {
+        let Sample::Voice(voice) = sample else {
+            return Err(ScoreError::Unusable("not a voice sample".into()));
+        };
+        let utterance = audio::decode(&voice.bytes, voice.encoding)?;
         let tpl = VoiceTemplate::from_bytes(template)
             .map_err(|_| ScoreError::Unusable("the stored voiceprint cannot be read".into()))?;
         // Embeddings of other model versions are not comparable: re-enrolment is needed.

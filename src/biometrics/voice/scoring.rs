@@ -214,6 +214,11 @@ impl VoiceScorer {
         }
     }
 
+    /// Calibrated FMR of a fused score.
+    pub fn fused_fmr(&self, fused: f64) -> f64 {
+        fmr(&self.fused_cal, fused).0
+    }
+
     /// FMR of a single-model S-norm score (reported per model in decisions).
     pub fn campplus_fmr(&self, snorm: f32) -> f64 {
         fmr(&self.campplus_cal, f64::from(snorm)).0

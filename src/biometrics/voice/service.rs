@@ -249,39 +249,54 @@ pub struct VoiceEvidence {
     pub replay: ReplayMatch,
 }
 
-/// Score one utterance against the customer's voiceprint.
-pub async fn verify(
+/// The customer's voiceprint, opened, with the data key it is sealed under (None: not
+/// enrolled, or erased).
+pub async fn open_voiceprint(
     state: &AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
-    bytes: Vec<u8>,
-    encoding: AudioEncoding,
-) -> Result<VoiceEvidence, VoiceError> {
-    let stored = store::templates::template(&state.db, tenant, customer, super::MODALITY)
-        .await?
-        .ok_or(VoiceError::NotEnrolled)?;
-    let key = customer_key::existing(&state.db, &state.master_key, tenant, customer)
-        .await?
-        .ok_or(VoiceError::NotEnrolled)?;
+) -> Result<Option<(VoiceTemplate, crate::crypto::envelope::DataKey)>, VoiceError> {
+    let Some(stored) =
+        store::templates::template(&state.db, tenant, customer, super::MODALITY).await?
+    else {
+        return Ok(None);
+    };
+    let Some(key) = customer_key::existing(&state.db, &state.master_key, tenant, customer).await?
+    else {
+        return Ok(None);
+    };
     let tpl =
         template::open_template(&key, tenant.as_str(), customer.as_str(), &stored.ciphertext)?;
-    let engine = VoiceEngine::shared(&state.models)?;
-    let a = analyse_bytes(state.models.clone(), engine.clone(), bytes, encoding).await?;
-    let evidence = evidence(&state.models, &engine, &tpl, &a, None);
+    Ok(Some((tpl, key)))
+}
 
-    // Replay check against audio already seen for this customer, then remember this one.
-    let mut seen =
-        match store::templates::template(&state.db, tenant, customer, super::FINGERPRINT_MODALITY)
-            .await?
-        {
-            Some(s) => {
-                template::open_seen(&key, tenant.as_str(), customer.as_str(), &s.ciphertext)?
-            }
-            None => SeenAudio::default(),
-        };
-    let replay = a.fingerprint.matches(&seen.fingerprints);
-    seen.push(a.fingerprint.clone());
-    let sealed_seen = template::seal_seen(&key, tenant.as_str(), customer.as_str(), &seen)?;
+/// Replay fingerprints of audio already seen for the customer (enrolment and verifications).
+pub async fn seen_audio(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    key: &crate::crypto::envelope::DataKey,
+) -> Result<SeenAudio, VoiceError> {
+    match store::templates::template(&state.db, tenant, customer, super::FINGERPRINT_MODALITY)
+        .await?
+    {
+        Some(s) => template::open_seen(key, tenant.as_str(), customer.as_str(), &s.ciphertext),
+        None => Ok(SeenAudio::default()),
+    }
+}
+
+/// Remember this audio's fingerprint (the newest `replay::KEEP` are kept) and mark the
+/// voiceprint used now: retention counts from its last use (BIPA §15(a)).
+pub async fn remember_audio(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    key: &crate::crypto::envelope::DataKey,
+    mut seen: SeenAudio,
+    fingerprint: super::replay::Fingerprint,
+) -> Result<(), VoiceError> {
+    seen.push(fingerprint);
+    let sealed_seen = template::seal_seen(key, tenant.as_str(), customer.as_str(), &seen)?;
     store::templates::upsert_template(
         &state.db,
         tenant,
@@ -293,6 +308,28 @@ pub async fn verify(
     )
     .await?;
     store::templates::touch_template(&state.db, tenant, customer, super::MODALITY).await?;
+    Ok(())
+}
+
+/// Score one utterance against the customer's voiceprint.
+pub async fn verify(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    bytes: Vec<u8>,
+    encoding: AudioEncoding,
+) -> Result<VoiceEvidence, VoiceError> {
+    let (tpl, key) = open_voiceprint(state, tenant, customer)
+        .await?
+        .ok_or(VoiceError::NotEnrolled)?;
+    let engine = VoiceEngine::shared(&state.models)?;
+    let a = analyse_bytes(state.models.clone(), engine.clone(), bytes, encoding).await?;
+    let evidence = evidence(&state.models, &engine, &tpl, &a, None);
+
+    // Replay check against audio already seen for this customer, then remember this one.
+    let seen = seen_audio(state, tenant, customer, &key).await?;
+    let replay = a.fingerprint.matches(&seen.fingerprints);
+    remember_audio(state, tenant, customer, &key, seen, a.fingerprint.clone()).await?;
     Ok(VoiceEvidence { replay, ..evidence })
 }
 

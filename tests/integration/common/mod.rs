@@ -273,3 +273,25 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// What `trustline audit verify` runs, in-process: the database against the keys the master
+/// key authenticates, the checkpoint files under the settings' checkpoint dir, and now.
+pub async fn audit_verify(
+    db: &trustline::store::Db,
+    settings: &Settings,
+    tenant: &str,
+) -> trustline::ledger::verify::VerifyReport {
+    let master = trustline::crypto::master::load_or_create(settings).unwrap();
+    let signer = trustline::crypto::signing::Signer::load(db, &master)
+        .await
+        .unwrap();
+    let checkpoints = trustline::ledger::publish::CheckpointLog::new(settings, &master).unwrap();
+    let evidence = trustline::ledger::verify::Evidence {
+        signer: &signer,
+        checkpoints: &checkpoints,
+        now_ms: trustline::store::now_ms(),
+    };
+    trustline::audit::verify_tenant(db, &evidence, tenant)
+        .await
+        .unwrap()
+}
