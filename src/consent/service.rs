@@ -445,7 +445,33 @@ pub(crate) async fn logged_consent(
             }
             Some(end)
         }
-        None => None,
+        // The row names no end: ask the log itself (by the grant's customer commitment), so a
+        // withdrawal cannot be undone by nulling a column.
+        None => {
+            let commitment = committed.as_deref().unwrap_or_default();
+            let ends = store::ledger::consent_ends(
+                &state.db,
+                tenant.as_str(),
+                commitment,
+                grant.index,
+                &row.consent_id,
+            )
+            .await?;
+            match ends.first() {
+                Some(entry) => {
+                    state
+                        .ledger
+                        .check_entry(tenant, entry)
+                        .await
+                        .map_err(|e| mismatch(e.to_string()))?;
+                    Some(
+                        super::logged::end_from_entry(entry)
+                            .map_err(|e| mismatch(e.to_string()))?,
+                    )
+                }
+                None => None,
+            }
+        }
     };
     Ok((
         grant.to_row(&row.customer_ref, end.as_ref()),
@@ -621,11 +647,27 @@ pub async fn camera_grant(
         now,
     )
     .await?;
-    let Some(consent) = open
-        .into_iter()
+    // Only what the log confirms counts: each row's grant entry (and any logged end) decides,
+    // so a planted, extended or un-withdrawn camera row grants nothing.
+    let mut confirmed = Vec::new();
+    for row in open
+        .iter()
         .filter(|c| c.session_id.as_deref() == Some(session_id))
-        .max_by_key(|c| c.valid_until)
-    else {
+    {
+        match logged_consent(state, tenant, row).await {
+            Ok((logged, _))
+                if logged.purpose == Purpose::Camera.as_str()
+                    && logged.session_id.as_deref() == Some(session_id)
+                    && logged.ended_at.is_none()
+                    && logged.valid_until > now =>
+            {
+                confirmed.push(logged);
+            }
+            Ok(_) | Err(ServiceError::LogMismatch(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(consent) = confirmed.into_iter().max_by_key(|c| c.valid_until) else {
         return Err(consent_required(state, tenant, Purpose::Camera));
     };
     let grant_id = new_id()?;

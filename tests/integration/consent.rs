@@ -158,7 +158,7 @@ both_backends!(
         // No consent yet: the enrolment gate refuses.
         assert!(
             consent::require(
-                &app.state.db,
+                &app.state,
                 &f.tenant,
                 &customer,
                 Purpose::VoiceprintEnrolment
@@ -252,7 +252,7 @@ both_backends!(
         assert_eq!(again["receipt"], *receipt, "the same receipt, signed again");
 
         consent::require(
-            &app.state.db,
+            &app.state,
             &f.tenant,
             &customer,
             Purpose::VoiceprintEnrolment,
@@ -261,7 +261,7 @@ both_backends!(
         .unwrap();
         assert!(
             consent::require(
-                &app.state.db,
+                &app.state,
                 &f.tenant,
                 &customer,
                 Purpose::KeystrokeEnrolment
@@ -308,7 +308,7 @@ both_backends!(
         assert_eq!(wproof["leaf_hash"], wr["trustline"]["log"]["leafHash"]);
         assert!(
             consent::require(
-                &app.state.db,
+                &app.state,
                 &f.tenant,
                 &customer,
                 Purpose::VoiceprintEnrolment
