@@ -14,6 +14,7 @@ mod crash;
 mod integrity;
 mod keystroke;
 mod ledger;
+mod passkeys;
 mod policies;
 mod sessions;
 mod signing;
