@@ -195,7 +195,10 @@ impl FromRequestParts<AppState> for StaffUser {
             .iter()
             .filter_map(|r| StaffRole::parse(r))
             .collect();
-        if user.session.realm != Realm::Staff.as_str() || roles.is_empty() {
+        // The console is for compliance officers and tenant admins; an agent alone has none.
+        if user.session.realm != Realm::Staff.as_str()
+            || roles.iter().all(|r| *r == StaffRole::Agent)
+        {
             return Err(PageError::forbidden(lang));
         }
         Ok(Self {
@@ -241,8 +244,8 @@ impl FromRequestParts<AppState> for CustomerUser {
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    // A page that needs its own script (passkeys) sets its own, still strict, policy;
-    // every other page gets no script at all.
+    // A page that needs its own script (the agent's live view, passkeys) sets its own, still
+    // strict, policy; every other page gets no script at all.
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \

@@ -137,7 +137,7 @@ pub async fn enrol(
     utterances: Vec<(Vec<u8>, AudioEncoding)>,
 ) -> Result<EnrolmentOutcome, VoiceError> {
     // BIPA §15(b): a written release before any biometric is collected.
-    consent::require(&state.db, tenant, customer, Purpose::VoiceprintEnrolment).await?;
+    consent::require(state, tenant, customer, Purpose::VoiceprintEnrolment).await?;
     if utterances.is_empty() || utterances.len() > MAX_ENROLMENT_UTTERANCES {
         return Err(VoiceError::UtteranceCount {
             got: utterances.len(),
@@ -194,9 +194,9 @@ pub async fn enrol(
         &state.db,
         tenant,
         customer,
-        super::FINGERPRINT_MODALITY,
-        "replay-fingerprint",
-        "1",
+        super::scorer::SEEN_AUDIO.modality,
+        super::scorer::SEEN_AUDIO.model_id,
+        super::scorer::SEEN_AUDIO.model_version,
         &sealed_seen,
     )
     .await?;
@@ -301,9 +301,9 @@ pub async fn remember_audio(
         &state.db,
         tenant,
         customer,
-        super::FINGERPRINT_MODALITY,
-        "replay-fingerprint",
-        "1",
+        super::scorer::SEEN_AUDIO.modality,
+        super::scorer::SEEN_AUDIO.model_id,
+        super::scorer::SEEN_AUDIO.model_version,
         &sealed_seen,
     )
     .await?;
