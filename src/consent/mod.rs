@@ -9,8 +9,11 @@
 //!   last use is older than the retention limit (Illinois BIPA §15(a)), logging each.
 
 pub mod audit;
+pub mod camera_choice;
 pub mod catalogue;
 pub mod events;
+pub mod link_service;
+pub mod links;
 pub mod logged;
 pub mod receipt;
 pub mod retention;

@@ -102,6 +102,9 @@ pub struct GrantCommand {
     pub scope: Option<ConsentScope>,
     pub session_id: Option<String>,
     pub valid_for_secs: Option<u64>,
+    /// What exactly the customer allowed (the camera choice), stored with the consent and
+    /// logged with the grant.
+    pub terms: Option<Value>,
 }
 
 /// A receipt and its signature.
@@ -285,6 +288,7 @@ pub async fn grant(
         end_reason: None,
         ledger_index: 0, // set by the ledger writer to the entry's index
         end_ledger_index: None,
+        terms: cmd.terms.as_ref().map(Value::to_string),
     };
     // The row and its log entry commit in one transaction: in force exactly when logged.
     let ledger = state
@@ -306,6 +310,7 @@ pub async fn grant(
                     "ivr_call_id": ivr_call_id,
                     "scope": valid.scope.as_str(),
                     "valid_until": valid.valid_until,
+                    "terms": cmd.terms,
                     // The grant's own time, so a receipt built from this entry says it exactly.
                     "granted_at": now,
                 }),
@@ -667,11 +672,18 @@ pub async fn camera_grant(
     };
     let grant_id = new_id()?;
     let expires_at = (now / 1000 + CAMERA_GRANT_TTL_SECS).min(consent.valid_until / 1000);
+    // The customer's choice (mode, blur, recording, retention) travels in the grant, so the
+    // video platform enforces exactly what was allowed.
+    let choice: Option<Value> = consent
+        .terms
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
     let claims = json!({
         "use": "camera_grant",
         "tenant": tenant.as_str(),
         "sid": session_id,
         "consent_id": consent.consent_id,
+        "choice": choice,
         "jti": grant_id,
         "iat": now / 1000,
         "exp": expires_at,

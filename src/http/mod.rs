@@ -4,6 +4,8 @@ pub mod auth;
 pub mod checkpoint;
 pub mod consent;
 pub mod console;
+pub mod customer_links;
+pub mod customer_pages;
 pub mod customers;
 pub mod docs;
 pub mod extract;
@@ -12,6 +14,7 @@ pub mod i18n;
 pub mod keystroke;
 pub mod limits;
 pub mod openapi_errors;
+pub mod passkeys;
 pub mod privacy;
 pub mod problem;
 pub mod rate_limit;
@@ -52,6 +55,7 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
+        .merge(customer_links::router())
         .merge(auth::platform_router())
         .merge(keystroke::router())
         .merge(sessions::router())
@@ -60,12 +64,16 @@ pub fn app(state: AppState) -> Router {
         .merge(voice::router())
         .merge(voice_stream::router());
 
-    // People-facing pages: HTML, strict security headers, no scripts.
+    // People-facing pages: HTML, strict security headers, no scripts (except the one same-origin
+    // passkey script on the pages that need WebAuthn: `passkeys::SCRIPT_CSP`).
     let pages = Router::new()
         .merge(auth::router())
         .merge(console::router())
         .merge(privacy::router())
+        .merge(passkeys::router())
+        .merge(customer_pages::router())
         .route("/static/app.css", axum::routing::get(stylesheet))
+        .route("/static/passkey.js", axum::routing::get(passkeys::script))
         .layer(middleware::from_fn(web::security_headers));
 
     Router::new()
