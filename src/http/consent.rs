@@ -38,7 +38,7 @@ use crate::{
             self, CameraGrant, CaptureRequest, GrantCommand, ServiceError, SignedReceipt, Withdrawn,
         },
     },
-    ledger::{ConsistencyProof, InclusionProof, LedgerError, SignedTreeHead},
+    ledger::{ConsistencyProof, InclusionProof, LedgerError, SignedTreeHead, merkle::ProofError},
     store::{self, consents::ConsentRow},
     tenants::{CustomerRef, Scope},
 };
@@ -193,6 +193,18 @@ fn service_problem(e: ServiceError) -> Problem {
 
 fn ledger_problem(e: LedgerError) -> Problem {
     match e {
+        // Well-formed requests the log cannot answer (schemathesis ST202: a schema-valid index
+        // or size was 400): an entry or size beyond the log is not found; sizes out of order
+        // are well-formed but not applicable.
+        LedgerError::Proof(p @ ProofError::IndexOutOfRange { .. }) => {
+            Problem::not_found().with_detail(p.to_string())
+        }
+        LedgerError::Proof(p @ ProofError::SizesOutOfOrder { .. }) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sizes_out_of_order",
+            "The first tree size is larger than the second",
+        )
+        .with_detail(p.to_string()),
         LedgerError::Proof(p) => Problem::bad_request(p.to_string()),
         LedgerError::NoTreeHead => {
             Problem::not_found().with_detail("the log has no signed tree head yet")
@@ -646,7 +658,8 @@ pub struct ProofQuery {
 /// RFC 9162 inclusion proof of one entry. Requires scope `consent` or `audit`.
 #[utoipa::path(get, path = "/v1/ledger/entries/{index}/inclusion-proof", tag = "consent", security(("api_key" = [])),
     params(("index" = u64, Path), ProofQuery),
-    responses((status = 200, body = InclusionProof), (status = 400, body = Problem)))]
+    responses((status = 200, body = InclusionProof), (status = 400, body = Problem),
+        (status = 404, description = "`not_found`: no signed head yet, or the entry is beyond the tree size", body = Problem)))]
 pub async fn inclusion_proof(
     State(state): State<AppState>,
     caller: PlatformCaller,
@@ -671,7 +684,9 @@ pub struct ConsistencyQuery {
 /// RFC 9162 consistency proof between two tree sizes. Requires scope `consent` or `audit`.
 #[utoipa::path(get, path = "/v1/ledger/consistency-proof", tag = "consent", security(("api_key" = [])),
     params(ConsistencyQuery),
-    responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem)))]
+    responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem),
+        (status = 404, description = "`not_found`: a size beyond the log", body = Problem),
+        (status = 422, description = "`sizes_out_of_order`: `first` > `second`", body = Problem)))]
 pub async fn consistency_proof(
     State(state): State<AppState>,
     caller: PlatformCaller,
