@@ -38,7 +38,7 @@ use crate::{
             self, CameraGrant, CaptureRequest, GrantCommand, ServiceError, SignedReceipt, Withdrawn,
         },
     },
-    ledger::{ConsistencyProof, InclusionProof, LedgerError, SignedTreeHead},
+    ledger::{ConsistencyProof, InclusionProof, LedgerError, SignedTreeHead, merkle::ProofError},
     store::{self, consents::ConsentRow},
     tenants::{CustomerRef, Scope},
 };
@@ -193,6 +193,18 @@ fn service_problem(e: ServiceError) -> Problem {
 
 fn ledger_problem(e: LedgerError) -> Problem {
     match e {
+        // Well-formed requests the log cannot answer (schemathesis ST202: a schema-valid index
+        // or size was 400): an entry or size beyond the log is not found; sizes out of order
+        // are well-formed but not applicable.
+        LedgerError::Proof(p @ ProofError::IndexOutOfRange { .. }) => {
+            Problem::not_found().with_detail(p.to_string())
+        }
+        LedgerError::Proof(p @ ProofError::SizesOutOfOrder { .. }) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sizes_out_of_order",
+            "The first tree size is larger than the second",
+        )
+        .with_detail(p.to_string()),
         LedgerError::Proof(p) => Problem::bad_request(p.to_string()),
         LedgerError::NoTreeHead => {
             Problem::not_found().with_detail("the log has no signed tree head yet")
@@ -456,7 +468,8 @@ pub async fn camera_grant(
 
 /// Server-sent events for one session: `consent_granted`, `consent_withdrawn` (stop the
 /// camera at once), `consent_expired` (scope `consent`); and, from a live voice stream on this
-/// instance, `voice_progress`, `verified`, `no_match`, `voice_stream_ended` (scope `sessions`).
+/// instance, `voice_progress`, `verified`, `no_match`, `voice_stream_ended`, and
+/// `passkey_approved` (a passkey step-up approved on the customer's phone; scope `sessions`).
 /// A key with either scope may listen and gets the events its scopes cover.
 #[utoipa::path(get, path = "/v1/sessions/{session_id}/events", tag = "consent", security(("api_key" = [])),
     params(("session_id" = String, Path)),
@@ -470,12 +483,11 @@ pub async fn session_events(
     let session = parse_session(&session_id)?;
     let consent = caller.require(Scope::Consent).is_ok();
     let receiver = state.consents.hub.subscribe();
-    let voice = caller
-        .require(Scope::Sessions)
-        .is_ok()
-        .then(|| state.voice_streams.subscribe());
+    let sessions = caller.require(Scope::Sessions).is_ok();
+    let voice = sessions.then(|| state.voice_streams.subscribe());
     let listener = Listener {
         consent,
+        sessions,
         voice,
         receiver,
         state,
@@ -496,6 +508,8 @@ pub async fn session_events(
 struct Listener {
     /// The caller may see consent events (scope `consent`).
     consent: bool,
+    /// The caller may see session events (scope `sessions`): voice streams, passkey step-ups.
+    sessions: bool,
     /// Voice stream events, when the caller has scope `sessions`.
     voice: Option<tokio::sync::broadcast::Receiver<crate::biometrics::voice::live::VoiceEvent>>,
     receiver: tokio::sync::broadcast::Receiver<crate::consent::events::SessionEvent>,
@@ -545,8 +559,19 @@ impl Listener {
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => self.voice = None,
                 },
-                received = self.receiver.recv(), if self.consent => match received {
-                    Ok(ev) if ev.tenant == self.tenant.as_str() && ev.session_id == self.session => {
+                received = self.receiver.recv(), if self.consent || self.sessions => match received {
+                    // A passkey step-up approved on the customer's phone (scope `sessions`).
+                    Ok(ev) if ev.tenant == self.tenant.as_str() && ev.session_id == self.session
+                        && ev.event == "passkey_approved" => {
+                        if self.sessions && self.seen.insert((ev.event, ev.consent_id.clone()))
+                            && let Ok(e) = Event::default().event(ev.event).json_data(
+                                json!({"event": ev.event, "request_id": ev.consent_id, "at": ev.at}),
+                            )
+                        {
+                            return Some(e);
+                        }
+                    }
+                    Ok(ev) if self.consent && ev.tenant == self.tenant.as_str() && ev.session_id == self.session => {
                         if let Some(e) = self.event(ev.event, &ev.consent_id, &ev.purpose, ev.at) {
                             return Some(e);
                         }
@@ -633,7 +658,8 @@ pub struct ProofQuery {
 /// RFC 9162 inclusion proof of one entry. Requires scope `consent` or `audit`.
 #[utoipa::path(get, path = "/v1/ledger/entries/{index}/inclusion-proof", tag = "consent", security(("api_key" = [])),
     params(("index" = u64, Path), ProofQuery),
-    responses((status = 200, body = InclusionProof), (status = 400, body = Problem)))]
+    responses((status = 200, body = InclusionProof), (status = 400, body = Problem),
+        (status = 404, description = "`not_found`: no signed head yet, or the entry is beyond the tree size", body = Problem)))]
 pub async fn inclusion_proof(
     State(state): State<AppState>,
     caller: PlatformCaller,
@@ -658,7 +684,9 @@ pub struct ConsistencyQuery {
 /// RFC 9162 consistency proof between two tree sizes. Requires scope `consent` or `audit`.
 #[utoipa::path(get, path = "/v1/ledger/consistency-proof", tag = "consent", security(("api_key" = [])),
     params(ConsistencyQuery),
-    responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem)))]
+    responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem),
+        (status = 404, description = "`not_found`: a size beyond the log", body = Problem),
+        (status = 422, description = "`sizes_out_of_order`: `first` > `second`", body = Problem)))]
 pub async fn consistency_proof(
     State(state): State<AppState>,
     caller: PlatformCaller,

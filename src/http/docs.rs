@@ -45,6 +45,8 @@ use crate::AppState;
         super::customer_links::camera_consent_request,
         super::customer_links::privacy_link_request,
         super::customer_links::camera_choice,
+        super::passkeys::request_step_up,
+        super::passkeys::step_up_status,
         super::consent::session_events,
         super::voice_stream::voice_stream,
         super::consent::tree_head,
@@ -57,7 +59,12 @@ use crate::AppState;
         super::voice::verify,
         super::voice::delete_voiceprint,
     ),
-    components(schemas(super::problem::Problem, crate::biometrics::scorer::VoiceSample)),
+    components(schemas(
+        super::problem::Problem,
+        crate::biometrics::scorer::VoiceSample,
+        crate::biometrics::audio::AudioEncoding,
+        crate::biometrics::audio::framing::StreamFormat,
+    )),
     modifiers(&ApiKeyScheme, &ErrorResponses),
     tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"), (name = "consent", description = "Consent, camera grants, and the tamper-evident log (API key)"))
 )]
