@@ -173,7 +173,7 @@ pub fn run(
         };
         let n = done.get() + 1;
         done.set(n);
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             eprintln!("{n} clips analysed");
         }
         anyhow::Ok(Clip {
@@ -245,7 +245,7 @@ pub fn run(
 
     // What is measured: bona fide of non-dev speakers; attacks less the head's training clips.
     let is_trained = |c: &Clip| trained.contains(&c.group);
-    let measured = |c: &&Clip| !c.dev && !(is_trained(c) && c.index % 2 == 0);
+    let measured = |c: &&Clip| !(c.dev || is_trained(c) && c.index.is_multiple_of(2));
     let head_score = |c: &Clip| -> anyhow::Result<f32> {
         match (head, &c.features) {
             (Some(h), Some(f)) => Ok(h.run(|s| pad_head::bona_fide_probability(s, f))?),
