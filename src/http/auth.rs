@@ -11,7 +11,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    extract::PlatformCaller,
+    extract::{ApiPath, PlatformCaller},
     i18n::Lang,
     problem::Problem,
     web::{self, PageError, WebUser},
@@ -318,12 +318,9 @@ pub struct PrivacyLinkResponse {
 pub(crate) async fn create_privacy_link(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Sessions)?;
-    let customer: CustomerRef = customer_ref
-        .parse()
-        .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))?;
     let jti = random_token().map_err(|_| Problem::internal())?;
     let expires_at = now_ms() + PRIVACY_LINK_TTL_MS;
     let token = state
@@ -348,8 +345,7 @@ pub(crate) async fn create_privacy_link(
         &customer,
         expires_at,
     )
-    .await
-    .map_err(super::customers::store_problem)?;
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(PrivacyLinkResponse {
