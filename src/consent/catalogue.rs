@@ -15,7 +15,7 @@ use std::{
 use ring::digest::{SHA256, digest};
 use serde::{Deserialize, Serialize};
 
-use super::{CaptureMethod, ConsentScope, Purpose};
+use super::{CaptureMethod, ConsentScope, Purpose, camera_choice::CameraOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -43,6 +43,9 @@ struct PurposeFile {
     #[serde(default = "default_template_retention_days")]
     template_retention_days: u32,
     notices: Vec<NoticeFile>,
+    /// Camera only: what the customer may choose on the camera page.
+    #[serde(default)]
+    camera_choices: Option<CameraOptions>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +87,8 @@ pub struct PurposeSpec {
     pub template_retention_days: u32,
     /// Oldest first; the last is current.
     pub notices: Vec<Notice>,
+    /// Camera only: the modes and options the customer may choose (`[camera_choices]`).
+    pub camera_choices: Option<CameraOptions>,
 }
 
 impl PurposeSpec {
@@ -214,6 +219,12 @@ pub fn parse_purpose(text: &str) -> Result<PurposeSpec, String> {
     {
         return Err("camera consent may only be captured on the customer's own device".into());
     }
+    if let Some(choices) = &file.camera_choices {
+        if file.purpose != Purpose::Camera {
+            return Err("camera_choices belong to the camera purpose only".into());
+        }
+        choices.validate()?;
+    }
     if file.template_retention_days == 0 || file.template_retention_days > 1095 {
         return Err("template_retention_days must be 1..=1095 (BIPA: at most 3 years)".into());
     }
@@ -256,6 +267,7 @@ pub fn parse_purpose(text: &str) -> Result<PurposeSpec, String> {
         template_modalities: file.template_modalities,
         template_retention_days: file.template_retention_days,
         notices,
+        camera_choices: file.camera_choices,
     })
 }
 

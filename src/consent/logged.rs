@@ -42,6 +42,8 @@ pub struct LoggedGrant {
     /// entry's time, a few milliseconds after the grant's.
     pub granted_at: i64,
     granted_at_logged: bool,
+    /// What exactly the customer allowed (the camera choice), when the grant has terms.
+    pub terms: Option<Value>,
 }
 
 /// The end of a consent (`consent_withdrawn` / `consent_expired`) as logged.
@@ -108,6 +110,7 @@ pub fn grant_from_entry(entry: &EntryRow, consent_id: &str) -> Result<LoggedGran
         )?,
         granted_at: logged_at.unwrap_or(entry.created_at),
         granted_at_logged: logged_at.is_some(),
+        terms: body.get("terms").filter(|t| !t.is_null()).cloned(),
     })
 }
 
@@ -159,13 +162,20 @@ impl LoggedGrant {
             end_reason: end.map(|e| e.reason.clone()),
             ledger_index: self.index as i64,
             end_ledger_index: end.map(|e| e.index as i64),
+            // The camera choice as logged: the grant carries what the log says was chosen.
+            terms: self.terms.as_ref().map(Value::to_string),
         }
     }
 
     /// The row's fields that disagree with this entry (empty: they agree).
     pub fn differences(&self, row: &ConsentRow) -> Vec<&'static str> {
         let mut out = Vec::new();
-        let checks: [(&'static str, bool); 11] = [
+        let row_terms: Option<Value> = row
+            .terms
+            .as_deref()
+            .map(|t| serde_json::from_str(t).unwrap_or(Value::Null));
+        let checks: [(&'static str, bool); 12] = [
+            ("terms", row_terms == self.terms),
             ("ledger_index", row.ledger_index == self.index as i64),
             ("purpose", row.purpose == self.purpose),
             ("notice_version", row.notice_version == self.notice_version),
@@ -224,6 +234,25 @@ mod tests {
             grant.differences(&edited),
             vec!["capture_method", "valid_until"]
         );
+    }
+
+    #[test]
+    fn the_camera_choice_comes_from_the_log_and_an_edited_one_differs() {
+        let logged = GRANT.replace(
+            r#""granted_at":990"#,
+            r#""granted_at":990,"terms":{"mode":"one_way","background_blur":true}"#,
+        );
+        let grant = grant_from_entry(&entry("consent_granted", &logged), "k-1").unwrap();
+        let row = grant.to_row("c-1", None);
+        let terms: Value = serde_json::from_str(row.terms.as_deref().unwrap()).unwrap();
+        assert_eq!(terms["mode"], "one_way");
+        assert!(grant.differences(&row).is_empty());
+        let mut edited = row.clone();
+        edited.terms = Some(r#"{"mode":"two_way","background_blur":false}"#.into());
+        assert_eq!(grant.differences(&edited), vec!["terms"]);
+        // A grant without terms stays without (every consent but the camera's).
+        let plain = grant_from_entry(&entry("consent_granted", GRANT), "k-1").unwrap();
+        assert_eq!(plain.to_row("c-1", None).terms, None);
     }
 
     #[test]

@@ -9,8 +9,11 @@
 //!   last use is older than the retention limit (Illinois BIPA §15(a)), logging each.
 
 pub mod audit;
+pub mod camera_choice;
 pub mod catalogue;
 pub mod events;
+pub mod link_service;
+pub mod links;
 pub mod logged;
 pub mod receipt;
 pub mod retention;
@@ -22,7 +25,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    store::{self, Db, StoreError},
+    store::{self, StoreError},
     tenants::{CustomerRef, TenantId},
 };
 
@@ -114,27 +117,55 @@ pub enum ConsentError {
     Store(#[from] StoreError),
 }
 
-/// The single gate in front of every biometric enrolment and camera grant: passes only while
-/// an explicit, unexpired, unwithdrawn consent for `purpose` exists for this customer (any
-/// scope). Fails closed on any storage error.
+/// The gate in front of every biometric enrolment: passes only while an explicit, unexpired,
+/// unwithdrawn consent for `purpose` exists for this customer (any scope) *as the log records
+/// it*: the row only locates its grant entry, which must be the ledger's own, for this
+/// customer, unexpired by the logged validity, with no logged end. A row planted, extended or
+/// un-withdrawn by someone who can write the database grants nothing. Fails closed on any
+/// storage error. (Camera grants check the same per session in `service::camera_grant`.)
 pub async fn require(
-    db: &Db,
+    state: &crate::AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
     purpose: Purpose,
 ) -> Result<(), ConsentError> {
-    let found = store::consents::in_force(
-        db,
-        tenant,
-        customer,
-        purpose.as_str(),
-        None,
-        store::now_ms(),
-    )
-    .await?;
-    if found.is_empty() {
-        Err(ConsentError::Required(purpose))
-    } else {
+    if in_force_logged(state, tenant, customer, purpose).await? {
         Ok(())
+    } else {
+        Err(ConsentError::Required(purpose))
     }
+}
+
+/// Whether a consent for the purpose is in force by the log (see [`require`]). The
+/// retention sweep keeps templates only while this holds, so an un-withdrawn row cannot keep a
+/// biometric alive past the customer's withdrawal.
+pub async fn in_force_logged(
+    state: &crate::AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    purpose: Purpose,
+) -> Result<bool, ConsentError> {
+    let now = store::now_ms();
+    let rows =
+        store::consents::in_force(&state.db, tenant, customer, purpose.as_str(), None, now).await?;
+    for row in rows {
+        match service::logged_consent(state, tenant, &row).await {
+            Ok((logged, _))
+                if logged.purpose == purpose.as_str()
+                    && logged.ended_at.is_none()
+                    && logged.valid_until > now =>
+            {
+                return Ok(true);
+            }
+            Ok(_) => {
+                tracing::error!(tenant = %tenant, consent = %row.consent_id, "consent row in force but its log entries say otherwise; refused");
+            }
+            Err(service::ServiceError::Store(e)) => return Err(ConsentError::Store(e)),
+            // LogMismatch is logged where it is found; ledger errors fail closed too.
+            Err(e) => {
+                tracing::error!(tenant = %tenant, consent = %row.consent_id, error = %e, "consent not confirmed by the log; refused");
+            }
+        }
+    }
+    Ok(false)
 }

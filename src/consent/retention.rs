@@ -259,16 +259,13 @@ pub async fn run(state: &AppState) -> Result<RetentionReport, ServiceError> {
                 .for_tenant(tenant.as_str())
                 .get(purpose)
                 .map_or(1095, |s| s.template_retention_days);
-            let in_force = !store::consents::in_force(
-                &state.db,
-                &tenant,
-                &customer,
-                purpose.as_str(),
-                None,
-                now,
-            )
-            .await?
-            .is_empty();
+            // By the log, not the row: a row un-withdrawn in the database keeps nothing alive.
+            let in_force = super::in_force_logged(state, &tenant, &customer, purpose)
+                .await
+                .map_err(|e| match e {
+                    super::ConsentError::Store(e) => ServiceError::Store(e),
+                    other => ServiceError::LogMismatch(other.to_string()),
+                })?;
             if let Some(reason) = verdict(in_force, t.last_interaction, days, now)
                 && destroy(
                     state,

@@ -102,6 +102,9 @@ pub struct GrantCommand {
     pub scope: Option<ConsentScope>,
     pub session_id: Option<String>,
     pub valid_for_secs: Option<u64>,
+    /// What exactly the customer allowed (the camera choice), stored with the consent and
+    /// logged with the grant.
+    pub terms: Option<Value>,
 }
 
 /// A receipt and its signature.
@@ -285,6 +288,7 @@ pub async fn grant(
         end_reason: None,
         ledger_index: 0, // set by the ledger writer to the entry's index
         end_ledger_index: None,
+        terms: cmd.terms.as_ref().map(Value::to_string),
     };
     // The row and its log entry commit in one transaction: in force exactly when logged.
     let ledger = state
@@ -306,6 +310,7 @@ pub async fn grant(
                     "ivr_call_id": ivr_call_id,
                     "scope": valid.scope.as_str(),
                     "valid_until": valid.valid_until,
+                    "terms": cmd.terms,
                     // The grant's own time, so a receipt built from this entry says it exactly.
                     "granted_at": now,
                 }),
@@ -440,7 +445,33 @@ pub(crate) async fn logged_consent(
             }
             Some(end)
         }
-        None => None,
+        // The row names no end: ask the log itself (by the grant's customer commitment), so a
+        // withdrawal cannot be undone by nulling a column.
+        None => {
+            let commitment = committed.as_deref().unwrap_or_default();
+            let ends = store::ledger::consent_ends(
+                &state.db,
+                tenant.as_str(),
+                commitment,
+                grant.index,
+                &row.consent_id,
+            )
+            .await?;
+            match ends.first() {
+                Some(entry) => {
+                    state
+                        .ledger
+                        .check_entry(tenant, entry)
+                        .await
+                        .map_err(|e| mismatch(e.to_string()))?;
+                    Some(
+                        super::logged::end_from_entry(entry)
+                            .map_err(|e| mismatch(e.to_string()))?,
+                    )
+                }
+                None => None,
+            }
+        }
     };
     Ok((
         grant.to_row(&row.customer_ref, end.as_ref()),
@@ -616,20 +647,43 @@ pub async fn camera_grant(
         now,
     )
     .await?;
-    let Some(consent) = open
-        .into_iter()
+    // Only what the log confirms counts: each row's grant entry (and any logged end) decides,
+    // so a planted, extended or un-withdrawn camera row grants nothing.
+    let mut confirmed = Vec::new();
+    for row in open
+        .iter()
         .filter(|c| c.session_id.as_deref() == Some(session_id))
-        .max_by_key(|c| c.valid_until)
-    else {
+    {
+        match logged_consent(state, tenant, row).await {
+            Ok((logged, _))
+                if logged.purpose == Purpose::Camera.as_str()
+                    && logged.session_id.as_deref() == Some(session_id)
+                    && logged.ended_at.is_none()
+                    && logged.valid_until > now =>
+            {
+                confirmed.push(logged);
+            }
+            Ok(_) | Err(ServiceError::LogMismatch(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(consent) = confirmed.into_iter().max_by_key(|c| c.valid_until) else {
         return Err(consent_required(state, tenant, Purpose::Camera));
     };
     let grant_id = new_id()?;
     let expires_at = (now / 1000 + CAMERA_GRANT_TTL_SECS).min(consent.valid_until / 1000);
+    // The customer's choice (mode, blur, recording, retention) travels in the grant, so the
+    // video platform enforces exactly what was allowed.
+    let choice: Option<Value> = consent
+        .terms
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
     let claims = json!({
         "use": "camera_grant",
         "tenant": tenant.as_str(),
         "sid": session_id,
         "consent_id": consent.consent_id,
+        "choice": choice,
         "jti": grant_id,
         "iat": now / 1000,
         "exp": expires_at,

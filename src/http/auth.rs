@@ -2,16 +2,16 @@
 //! the platform requests for a customer it has verified, and logout.
 
 use axum::{
-    Form, Json, Router,
+    Form, Router,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{
-    extract::{ApiPath, PlatformCaller},
+    extract::PlatformCaller,
     i18n::Lang,
     problem::Problem,
     web::{self, PageError, WebUser},
@@ -26,10 +26,6 @@ use crate::{
     tenants::{CustomerRef, Scope, TenantId},
 };
 
-/// How long a privacy-centre link stays valid (it is also single use).
-pub const PRIVACY_LINK_TTL_MS: i64 = 10 * 60 * 1000;
-const PRIVACY_LINK_USE: &str = "privacy_link";
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console/{tenant}/login", get(staff_login))
@@ -37,7 +33,6 @@ pub fn router() -> Router<AppState> {
         .route("/auth/callback", get(callback))
         .route("/logout", post(logout))
         .route("/signed-out", get(signed_out))
-        .route("/privacy/link/{token}", get(redeem_link))
 }
 
 /// Platform API (nested at /v1).
@@ -176,7 +171,12 @@ async fn callback(
                     csrf_token: String::new(),
                     expires_at: now_ms() + web::STAFF_SESSION_TTL_MS,
                 },
-                "/console",
+                // An agent's page is their session's live view; the console is not theirs.
+                if roles.iter().all(|r| *r == crate::oidc::StaffRole::Agent) {
+                    "/agent"
+                } else {
+                    "/console"
+                },
             )
         }
         Identity::Customer { tenant, customer } => {
@@ -203,22 +203,49 @@ fn customer_session(tenant: TenantId, customer: CustomerRef) -> WebSession {
 async fn start_session(
     state: &AppState,
     lang: Lang,
-    mut session: WebSession,
+    session: WebSession,
     destination: &str,
 ) -> Result<Response, PageError> {
+    Ok(start_session_bound(state, lang, session, destination)
+        .await?
+        .0)
+}
+
+/// A customer signed in by a redeemed customer link; returns the redirect and the stored hash
+/// of the new session cookie (the link binds its page to exactly this browser session).
+pub(crate) async fn start_customer_session(
+    state: &AppState,
+    lang: Lang,
+    tenant: TenantId,
+    customer: CustomerRef,
+    destination: &str,
+) -> Result<(Response, String), PageError> {
+    start_session_bound(state, lang, customer_session(tenant, customer), destination).await
+}
+
+async fn start_session_bound(
+    state: &AppState,
+    lang: Lang,
+    mut session: WebSession,
+    destination: &str,
+) -> Result<(Response, String), PageError> {
     let secret = random_token().map_err(|_| PageError::internal(lang))?;
     session.csrf_token = random_token().map_err(|_| PageError::internal(lang))?;
     let ttl_secs = (session.expires_at - now_ms()) / 1000;
-    store::web::insert_session(&state.db, &token_hash(&secret), &session)
+    let hash = token_hash(&secret);
+    store::web::insert_session(&state.db, &hash, &session)
         .await
         .map_err(web::internal(lang))?;
     let secure = state.settings.cookie_secure;
-    Ok(web::redirect_with_cookies(
-        destination,
-        vec![
-            web::set_cookie(web::session_cookie(secure), &secret, ttl_secs, secure),
-            web::set_cookie(web::flow_cookie(secure), "", 0, secure),
-        ],
+    Ok((
+        web::redirect_with_cookies(
+            destination,
+            vec![
+                web::set_cookie(web::session_cookie(secure), &secret, ttl_secs, secure),
+                web::set_cookie(web::flow_cookie(secure), "", 0, secure),
+            ],
+        ),
+        hash,
     ))
 }
 
@@ -254,104 +281,29 @@ async fn signed_out(lang: Lang) -> impl IntoResponse {
     )
 }
 
-async fn redeem_link(
-    State(state): State<AppState>,
-    lang: Lang,
-    Path(token): Path<String>,
-) -> Result<Response, PageError> {
-    let invalid = || PageError::new(StatusCode::NOT_FOUND, "link_invalid", lang);
-    if token.len() > 2048 {
-        return Err(invalid());
-    }
-    // The signature first (a forged or altered link never reaches the database), then
-    // purpose and expiry, then the single-use record that names the customer.
-    let claims = state.signer.verify_jws(&token).map_err(|_| invalid())?;
-    if claims.get("use").and_then(serde_json::Value::as_str) != Some(PRIVACY_LINK_USE)
-        || claims
-            .get("exp")
-            .and_then(serde_json::Value::as_i64)
-            .is_none_or(|exp| exp * 1000 <= now_ms())
-    {
-        return Err(invalid());
-    }
-    let jti = claims
-        .get("jti")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(invalid)?;
-    let (tenant, customer) = store::web::redeem_privacy_link(&state.db, &token_hash(jti))
-        .await
-        .map_err(web::internal(lang))?
-        .ok_or_else(invalid)?;
-    if claims.get("tenant").and_then(serde_json::Value::as_str) != Some(tenant.as_str()) {
-        return Err(invalid());
-    }
-    tracing::info!(tenant = %tenant, "customer signed in by link");
-    start_session(&state, lang, customer_session(tenant, customer), "/privacy").await
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PrivacyLinkResponse {
-    /// Open this in the customer's browser; single use.
-    pub url: String,
-    /// Milliseconds since the Unix epoch.
-    pub expires_at: i64,
-}
-
-/// A single-use, short-lived link into the privacy centre for a customer the platform has just
-/// verified (scope `sessions`). The link carries a JWS signed by the service's signing key
-/// (typ `trustline-privacy-link+jwt`: tenant, a random 256-bit `jti`, `exp`; no customer data);
-/// the database keeps the SHA-256 of the `jti` with the customer, and redeeming it once starts
-/// a customer session.
+/// The retired privacy-link endpoint: it needed only the `sessions` scope, checked no
+/// verification, and its link alone signed anyone in. Links now come from a verified session
+/// and need the code the agent reads out (`POST /v1/sessions/{id}/privacy-link-requests`).
 #[utoipa::path(
     post,
     path = "/v1/customers/{customer_ref}/privacy-link",
     tag = "platform",
     params(("customer_ref" = String, Path, description = "The tenant's reference")),
-    responses(
-        (status = 201, body = PrivacyLinkResponse),
-        (status = 400, body = Problem),
-        (status = 401, body = Problem),
-        (status = 403, body = Problem),
-    ),
+    responses((status = 410, body = Problem)),
     security(("api_key" = []))
 )]
 pub(crate) async fn create_privacy_link(
-    State(state): State<AppState>,
     caller: PlatformCaller,
-    ApiPath(customer): ApiPath<CustomerRef>,
+    Path(_customer_ref): Path<String>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Sessions)?;
-    let jti = random_token().map_err(|_| Problem::internal())?;
-    let expires_at = now_ms() + PRIVACY_LINK_TTL_MS;
-    let token = state
-        .signer
-        .sign_jws(
-            &serde_json::json!({
-                "use": PRIVACY_LINK_USE,
-                "tenant": caller.tenant.as_str(),
-                "jti": jti,
-                "exp": expires_at / 1000,
-            }),
-            "trustline-privacy-link+jwt",
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "privacy link signing failed");
-            Problem::internal()
-        })?;
-    store::web::insert_privacy_link(
-        &state.db,
-        &token_hash(&jti),
-        &caller.tenant,
-        &customer,
-        expires_at,
+    Err(Problem::new(
+        StatusCode::GONE,
+        "privacy_link_moved",
+        "Privacy links are requested for a verified session",
     )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(PrivacyLinkResponse {
-            url: format!("{}/privacy/link/{token}", state.settings.public_url),
-            expires_at,
-        }),
-    )
-        .into_response())
+    .with_detail(
+        "POST /v1/sessions/{session_id}/privacy-link-requests for a session verified in the last \
+         ten minutes; the customer confirms with the code the agent reads out",
+    ))
 }

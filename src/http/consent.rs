@@ -251,6 +251,7 @@ pub async fn grant(
             scope: body.scope,
             session_id,
             valid_for_secs: body.valid_for_secs,
+            terms: None,
         },
     )
     .await?;

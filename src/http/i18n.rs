@@ -252,6 +252,153 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Not available yet in this build.",
         "Nog niet beschikbaar in deze versie.",
     ),
+    // Customer links and the camera choice
+    (
+        "link_camera_title",
+        "Video in your conversation",
+        "Video in uw gesprek",
+    ),
+    (
+        "link_camera_explain",
+        "The agent you are talking to asks whether, and how, video may be used in this conversation. You decide on the next page.",
+        "De medewerker met wie u spreekt vraagt of en hoe video in dit gesprek gebruikt mag worden. U beslist op de volgende pagina.",
+    ),
+    (
+        "link_privacy_title",
+        "Your privacy centre",
+        "Uw privacycentrum",
+    ),
+    (
+        "link_privacy_explain",
+        "This link opens your privacy centre: your consents, your biometric profiles and your data.",
+        "Deze link opent uw privacycentrum: uw toestemmingen, uw biometrische profielen en uw gegevens.",
+    ),
+    (
+        "link_code_explain",
+        "To make sure it is you, type the code the agent reads out to you.",
+        "Typ de code die de medewerker u voorleest, zodat we weten dat u het bent.",
+    ),
+    (
+        "code_label",
+        "Code from the agent",
+        "Code van de medewerker",
+    ),
+    ("continue", "Continue", "Doorgaan"),
+    (
+        "wrong_code",
+        "That code is not right.",
+        "Die code klopt niet.",
+    ),
+    ("attempts_left", "Attempts left", "Pogingen over"),
+    (
+        "link_expired",
+        "This link has expired. Ask the agent for a new one.",
+        "Deze link is verlopen. Vraag de medewerker om een nieuwe.",
+    ),
+    (
+        "link_used",
+        "This link was already used. Ask the agent for a new one.",
+        "Deze link is al gebruikt. Vraag de medewerker om een nieuwe.",
+    ),
+    (
+        "link_locked",
+        "This link is locked after too many wrong codes. Ask the agent for a new one.",
+        "Deze link is geblokkeerd na te veel verkeerde codes. Vraag de medewerker om een nieuwe.",
+    ),
+    (
+        "link_other_device",
+        "This page belongs to the device that opened the link.",
+        "Deze pagina hoort bij het apparaat waarop de link is geopend.",
+    ),
+    (
+        "session_over",
+        "This conversation has ended, so nothing can be changed here any more.",
+        "Dit gesprek is afgelopen; hier kan niets meer worden gewijzigd.",
+    ),
+    (
+        "choice_not_offered",
+        "That choice is not offered. Nothing was changed.",
+        "Die keuze wordt niet aangeboden. Er is niets gewijzigd.",
+    ),
+    (
+        "camera_title",
+        "Video in this conversation",
+        "Video in dit gesprek",
+    ),
+    ("camera_now", "Now", "Nu"),
+    (
+        "camera_not_decided",
+        "Not decided yet: the camera stays off",
+        "Nog niet gekozen: de camera blijft uit",
+    ),
+    ("camera_options", "Options", "Opties"),
+    (
+        "mode_audio_only",
+        "Camera off (audio only)",
+        "Camera uit (alleen geluid)",
+    ),
+    (
+        "mode_one_way",
+        "I see the agent (my camera off)",
+        "Ik zie de medewerker (mijn camera uit)",
+    ),
+    (
+        "mode_two_way",
+        "Video both ways",
+        "Video in beide richtingen",
+    ),
+    (
+        "opt_blur",
+        "Blur my background",
+        "Mijn achtergrond vervagen",
+    ),
+    ("opt_recording", "Recording", "Opname"),
+    (
+        "opt_recording_allow",
+        "Allow the video to be recorded",
+        "Opname van de video toestaan",
+    ),
+    (
+        "opt_retention",
+        "Keep the recording for",
+        "Opname bewaren gedurende",
+    ),
+    ("days", "days", "dagen"),
+    ("yes", "yes", "ja"),
+    ("no", "no", "nee"),
+    (
+        "camera_change_explain",
+        "You can change or withdraw your choice here at any time with one tap; it takes effect at once.",
+        "U kunt uw keuze hier altijd met één tik wijzigen of intrekken; dat geldt meteen.",
+    ),
+    // Agent view
+    (
+        "agent_title",
+        "Session: what the customer allowed",
+        "Sessie: wat de klant heeft toegestaan",
+    ),
+    ("session_id", "Session", "Sessie"),
+    (
+        "agent_allowed",
+        "Allowed by the customer (live)",
+        "Toegestaan door de klant (live)",
+    ),
+    (
+        "agent_links",
+        "Links sent to the customer",
+        "Links naar de klant",
+    ),
+    (
+        "agent_no_links",
+        "No link was sent in this session.",
+        "In deze sessie is geen link verstuurd.",
+    ),
+    ("agent_code", "Code to read out", "Voor te lezen code"),
+    (
+        "agent_code_explain",
+        "Read the code out to the customer only in this conversation. It works once, with the link sent to them.",
+        "Lees de code alleen in dit gesprek aan de klant voor. Hij werkt één keer, met de link die de klant kreeg.",
+    ),
 ];
 
 #[cfg(test)]

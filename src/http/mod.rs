@@ -4,6 +4,8 @@ pub mod auth;
 pub mod checkpoint;
 pub mod consent;
 pub mod console;
+pub mod customer_links;
+pub mod customer_pages;
 pub mod customers;
 pub mod docs;
 pub mod extract;
@@ -52,6 +54,7 @@ pub fn app(state: AppState) -> Router {
 
     let platform = Router::new()
         .merge(customers::router())
+        .merge(customer_links::router())
         .merge(auth::platform_router())
         .merge(keystroke::router())
         .merge(sessions::router())
@@ -65,6 +68,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(console::router())
         .merge(privacy::router())
+        .merge(customer_pages::router())
         .route("/static/app.css", axum::routing::get(stylesheet))
         .layer(middleware::from_fn(web::security_headers));
 

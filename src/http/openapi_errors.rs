@@ -5,9 +5,10 @@
 //! * every error response is `application/problem+json` with the `Problem` schema;
 //! * operations under the API key answer 401 `unauthenticated`, 403 `scope_denied` and 503
 //!   (`unavailable`, `timeout`); rate-limited ones (`http::rate_limit::is_limited`) 429 with
-//!   `Retry-After`; those with a body 400, 413 and 415;
+//!   `Retry-After`; those with a body 400, 413 and 415; those with path parameters 400 and 404;
+//!   keyed ones with a body or a customer or session in the path 422;
 //! * parameters and body properties named `customer_ref` carry its pattern and length,
-//!   `session_id` its length, `factor` and `channel` their enums.
+//!   `session_id` its length, `factor`, `channel` and `purpose` their enums, `pin` its digits.
 
 use serde_json::{Value, json};
 use utoipa::{Modify, openapi::OpenApi};
@@ -18,6 +19,13 @@ use super::problem::PROBLEM_JSON;
 pub const CUSTOMER_REF_PATTERN: &str = "^[!-~]{1,128}$";
 const CHANNELS: [&str; 4] = ["voice", "chat", "web", "video"];
 const FACTORS: [&str; 4] = ["totp", "one_time_code", "pin", "recovery_code"];
+const PURPOSES: [&str; 5] = [
+    "camera",
+    "recording",
+    "recording_reuse",
+    "voiceprint_enrolment",
+    "keystroke_enrolment",
+];
 
 pub struct ErrorResponses;
 
@@ -54,6 +62,13 @@ fn constrain(name: &str, schema: &mut Value) {
         }
         "channel" => {
             obj.insert("enum".into(), json!(CHANNELS));
+        }
+        "purpose" => {
+            obj.insert("enum".into(), json!(PURPOSES));
+        }
+        "pin" => {
+            // What `codes::check_pin_format` accepts.
+            obj.insert("pattern".into(), json!("^[0-9]{6,12}$"));
         }
         _ => {}
     }
@@ -96,12 +111,31 @@ pub fn complete(doc: &mut Value) {
                         response["content"] = problem_content();
                     }
                 }
-                if has_body {
+                let path_params = path.contains('{');
+                if has_body || path_params {
                     add(
                         responses,
                         "400",
-                        "Malformed or invalid body (`malformed_json`, `invalid_request`)",
+                        "Malformed or invalid body or parameter (`malformed_json`, `invalid_request`)",
                     );
+                }
+                if path_params {
+                    add(
+                        responses,
+                        "404",
+                        "No such resource for this tenant (`not_found`, …)",
+                    );
+                }
+                let names_someone =
+                    path.contains("{customer_ref}") || path.contains("{session_id}");
+                if secured && (has_body || names_someone) {
+                    add(
+                        responses,
+                        "422",
+                        "Well-formed but not applicable (`not_registered`, `factor_not_enrolled`, …)",
+                    );
+                }
+                if has_body {
                     add(responses, "413", "Body too large (`payload_too_large`)");
                     add(
                         responses,
@@ -127,14 +161,18 @@ pub fn complete(doc: &mut Value) {
                     );
                 }
                 if limited {
-                    let mut r = error_response(
+                    add(
+                        responses,
+                        "429",
                         "Rate limit of the API key or customer reference spent (`rate_limited`)",
                     );
+                }
+                // Every 429 here (`rate_limited`, `factor_delayed`) carries Retry-After.
+                if let Some(r) = responses.get_mut("429") {
                     r["headers"] = json!({ "Retry-After": {
-                        "description": "Seconds until the next window",
-                        "schema": { "type": "integer", "minimum": 1 }
+                        "description": "Seconds until the attempt may be made again",
+                        "schema": { "type": "integer", "minimum": 0 }
                     }});
-                    responses.entry("429".to_string()).or_insert(r);
                 }
             }
         }

@@ -186,6 +186,7 @@ async fn consent_action(
                     scope: Some(ConsentScope::Standing),
                     session_id: None,
                     valid_for_secs: None,
+                    terms: None,
                 },
             )
             .await

@@ -195,7 +195,10 @@ impl FromRequestParts<AppState> for StaffUser {
             .iter()
             .filter_map(|r| StaffRole::parse(r))
             .collect();
-        if user.session.realm != Realm::Staff.as_str() || roles.is_empty() {
+        // The console is for compliance officers and tenant admins; an agent alone has none.
+        if user.session.realm != Realm::Staff.as_str()
+            || roles.iter().all(|r| *r == StaffRole::Agent)
+        {
             return Err(PageError::forbidden(lang));
         }
         Ok(Self {
@@ -240,13 +243,13 @@ impl FromRequestParts<AppState> for CustomerUser {
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
+    // A page that needs its own script (the agent's live view) sets a stricter-than-default
+    // policy itself; every other page gets no script at all.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+        ));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,

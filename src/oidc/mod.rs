@@ -57,6 +57,9 @@ pub enum StaffRole {
     ComplianceOfficer,
     /// Everything a compliance officer can, plus tenant settings.
     TenantAdmin,
+    /// A contact-centre agent: sees, live, what the customer allowed in their session and the
+    /// code to read out for a customer link. No console access.
+    Agent,
 }
 
 impl StaffRole {
@@ -64,6 +67,7 @@ impl StaffRole {
         match self {
             StaffRole::ComplianceOfficer => "compliance_officer",
             StaffRole::TenantAdmin => "tenant_admin",
+            StaffRole::Agent => "agent",
         }
     }
 
@@ -71,6 +75,7 @@ impl StaffRole {
         match s {
             "compliance_officer" => Some(StaffRole::ComplianceOfficer),
             "tenant_admin" => Some(StaffRole::TenantAdmin),
+            "agent" => Some(StaffRole::Agent),
             _ => None,
         }
     }

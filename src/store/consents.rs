@@ -23,11 +23,14 @@ pub struct ConsentRow {
     pub end_reason: Option<String>,
     pub ledger_index: i64,
     pub end_ledger_index: Option<i64>,
+    /// The customer's camera choice (JSON: mode and options), for camera consents given on
+    /// the camera page; carried in every camera grant.
+    pub terms: Option<String>,
 }
 
 const COLUMNS: &str = "consent_id, customer_ref, purpose, notice_version, notice_hash, language, \
     capture_method, witness, scope, session_id, granted_at, valid_until, ended_at, end_reason, \
-    ledger_index, end_ledger_index";
+    ledger_index, end_ledger_index, terms";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<ConsentRow, StoreError> {
     Ok(ConsentRow {
@@ -47,6 +50,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ConsentRow, StoreError> {
         end_reason: r.try_get("end_reason")?,
         ledger_index: r.try_get("ledger_index")?,
         end_ledger_index: r.try_get("end_ledger_index")?,
+        terms: r.try_get("terms")?,
     })
 }
 
@@ -59,7 +63,7 @@ pub async fn insert(
 ) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO consents (tenant_id, {COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(tenant.as_str())
     .bind(c.consent_id.clone())
@@ -78,6 +82,7 @@ pub async fn insert(
     .bind(c.end_reason.clone())
     .bind(c.ledger_index)
     .bind(c.end_ledger_index)
+    .bind(c.terms.clone())
     .execute(conn)
     .await
     .map_err(StoreError::from_insert)?;

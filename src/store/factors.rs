@@ -252,17 +252,40 @@ pub async fn insert_one_time_code(db: &Db, c: &NewOneTimeCode<'_>) -> Result<(),
     .bind(c.now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO outbox (outbox_id, tenant_id, kind, payload, status, attempts, next_attempt_at, \
-         last_error, created_at, delivered_at) VALUES ($1, $2, 'one_time_code', $3, 'pending', 0, $4, NULL, $4, NULL)",
+    enqueue(
+        &mut tx,
+        c.outbox_id,
+        c.tenant,
+        "one_time_code",
+        c.payload,
+        c.now,
     )
-    .bind(c.outbox_id)
-    .bind(c.tenant.as_str())
-    .bind(c.payload)
-    .bind(c.now)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Queue one webhook message inside the caller's transaction (transactional outbox: the
+/// message exists exactly when what it announces does).
+pub async fn enqueue(
+    conn: &mut sqlx::AnyConnection,
+    outbox_id: &str,
+    tenant: &TenantId,
+    kind: &str,
+    payload: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (outbox_id, tenant_id, kind, payload, status, attempts, next_attempt_at, \
+         last_error, created_at, delivered_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, NULL, $5, NULL)",
+    )
+    .bind(outbox_id)
+    .bind(tenant.as_str())
+    .bind(kind)
+    .bind(payload)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -348,6 +348,44 @@ pub async fn entries_of_kinds(
     rows.iter().map(entry_from_row).collect()
 }
 
+/// A consent's end entries (`consent_withdrawn` / `consent_expired`) after its grant at
+/// `after`, found through the customer commitment the grant entry carries, never through the
+/// consent row: the commitment is hashed into every leaf, so a writer who nulls the row's
+/// `end_ledger_index` cannot hide the end from the gates. Few rows per customer (index 0011).
+pub async fn consent_ends(
+    db: &Db,
+    tenant: &str,
+    commitment: &[u8],
+    after: u64,
+    consent_id: &str,
+) -> Result<Vec<EntryRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = $1 \
+         AND customer_commitment = $2 AND idx > $3 \
+         AND kind IN ('consent_withdrawn', 'consent_expired') ORDER BY idx"
+    ))
+    .bind(tenant)
+    .bind(commitment)
+    .bind(after as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    let entries: Vec<EntryRow> = rows.iter().map(entry_from_row).collect::<Result<_, _>>()?;
+    // The body is JSON text; matching the consent id here keeps the SQL portable.
+    Ok(entries
+        .into_iter()
+        .filter(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.body)
+                .ok()
+                .and_then(|b| {
+                    b.get("consent_id")
+                        .and_then(|v| v.as_str())
+                        .map(|c| c == consent_id)
+                })
+                .unwrap_or(false)
+        })
+        .collect())
+}
+
 /// One customer's salt, if the customer is still known.
 pub async fn salt(db: &Db, tenant: &str, customer: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let row = sqlx::query(

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod bench;
 pub mod consents;
+pub mod customer_links;
 pub mod customers;
 pub mod factors;
 pub mod ledger;

@@ -1,4 +1,4 @@
-//! Identity providers, login flows, browser sessions and privacy-centre links.
+//! Identity providers, login flows and browser sessions (customer links: `customer_links`).
 //!
 //! Every secret presented by a browser (session cookie, flow cookie, link token) is stored only
 //! as its SHA-256, so a copy of the database does not let anyone log in.
@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::{Db, StoreError, now_ms};
-use crate::tenants::{CustomerRef, TenantId};
+use crate::tenants::TenantId;
 
 /// An identity provider row, client secret still sealed.
 #[derive(Debug, Clone)]
@@ -221,59 +221,4 @@ pub async fn delete_session(db: &Db, session_hash: &str) -> Result<(), StoreErro
         .execute(&db.pool)
         .await?;
     Ok(())
-}
-
-pub async fn insert_privacy_link(
-    db: &Db,
-    token_hash: &str,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    expires_at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO privacy_links (token_hash, tenant_id, customer_ref, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(token_hash)
-    .bind(tenant.as_str())
-    .bind(customer.as_str())
-    .bind(now_ms())
-    .bind(expires_at)
-    .execute(&db.pool)
-    .await
-    .map_err(StoreError::from_insert)?;
-    Ok(())
-}
-
-/// Mark a link used and return its tenant and customer, if it was unused and unexpired.
-/// The conditional UPDATE makes redemption single-use under concurrency on both backends.
-pub async fn redeem_privacy_link(
-    db: &Db,
-    token_hash: &str,
-) -> Result<Option<(TenantId, CustomerRef)>, StoreError> {
-    let now = now_ms();
-    let done = sqlx::query(
-        "UPDATE privacy_links SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
-         AND expires_at > $1",
-    )
-    .bind(now)
-    .bind(token_hash)
-    .execute(&db.pool)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Ok(None);
-    }
-    let row =
-        sqlx::query("SELECT tenant_id, customer_ref FROM privacy_links WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_one(&db.pool)
-            .await?;
-    let tenant: String = row.try_get("tenant_id")?;
-    let customer: String = row.try_get("customer_ref")?;
-    let decode =
-        |e: crate::tenants::TenantError| StoreError::Database(sqlx::Error::Decode(e.into()));
-    Ok(Some((
-        tenant.parse().map_err(decode)?,
-        customer.parse().map_err(decode)?,
-    )))
 }

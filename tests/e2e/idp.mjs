@@ -14,6 +14,7 @@ export const ACCOUNTS = {
   alice: { roles: ['compliance_officer'] },
   admin: { roles: ['tenant_admin', 'compliance_officer'] },
   bob: {}, // staff with no role claim at all
+  agent: { roles: ['agent'] }, // a contact-centre agent: the session's live view, no console
   carol: { customer_ref: 'C-1001' },
   dave: { customer_ref: 'C-2002' },
 };

@@ -7,7 +7,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createHmac } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,7 +38,11 @@ const waitFor = async (url, ms = 30000) => {
   throw new Error(`${url} did not come up`);
 };
 
-let dir, idp, server, browser, base, issuer, apiKey;
+let dir, idp, server, browser, base, issuer, apiKey, hookSecret;
+// What the tenant's webhook received (the platform's side: it would send these by SMS or chat).
+const hookMessages = [];
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const axeResults = {};
 const children = [];
 const env = () => ({
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('TRUSTLINE_'))),
@@ -91,6 +98,24 @@ before(async () => {
   }
   for (const ref of ['C-1001', 'C-2002']) await enrolVoice(ref);
 
+  // The platform's webhook: checks trustline's signature and keeps what it is asked to deliver.
+  const hookPort = await freePort();
+  const hook = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const expected = `sha256=${createHmac('sha256', Buffer.from(hookSecret, 'hex')).update(body).digest('hex')}`;
+      if (req.headers['x-trustline-signature'] !== expected) { res.writeHead(401).end(); return; }
+      hookMessages.push(JSON.parse(body));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise((r) => hook.listen(hookPort, '127.0.0.1', r));
+  children.push({ kill: () => hook.close() });
+  const wh = await api('PUT', '/v1/webhook', { url: `http://127.0.0.1:${hookPort}/hook` });
+  assert.equal(wh.status, 200, JSON.stringify(wh));
+  hookSecret = wh.body.secret;
+
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -145,6 +170,79 @@ async function tamper(page, pattern, rewrite) {
   });
   await cdp.send('Fetch.enable', { patterns: [{ urlPattern: pattern, requestStage: 'Request' }] });
 }
+
+// The link the webhook delivered for `linkId` (the outbox worker sends it within a second).
+async function delivered(linkId) {
+  const until = Date.now() + 15000;
+  while (Date.now() < until) {
+    const m = hookMessages.find((x) => x.event === 'customer_link' && x.link_id === linkId);
+    if (m) return m;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`link ${linkId} was not delivered`);
+}
+
+// A session of `ref` verified now with one of their recovery codes.
+async function verifiedSession(ref) {
+  const codes = await api('POST', `/v1/customers/${ref}/factors/recovery_codes`, {});
+  assert.equal(codes.status, 201, JSON.stringify(codes));
+  const s = await api('POST', '/v1/sessions', { customer_ref: ref, channel: 'video' });
+  assert.equal(s.status, 201, JSON.stringify(s));
+  const v = await api('POST', `/v1/sessions/${s.body.session_id}/factors/recovery_code`, { code: codes.body.codes[0] });
+  assert.equal(v.body.decision.outcome, 'verified', JSON.stringify(v));
+  return s.body.session_id;
+}
+
+let agentContext;
+async function agentPage() {
+  if (!agentContext) {
+    agentContext = await newContext();
+    const p = await signIn(agentContext, '/console/acme/login', 'agent');
+    assert.equal(new URL(p.url()).pathname, '/agent');
+    await p.close();
+  }
+  return agentContext.newPage();
+}
+
+// The code the signed-in agent reads out for the session's newest link of `purpose`.
+async function agentCode(sid, purpose) {
+  const page = await agentPage();
+  await page.goto(`${base}/agent/sessions/${sid}`);
+  const code = (await page.textContent(`[data-testid=agent-code-${purpose}]`)).trim();
+  await page.close();
+  return code;
+}
+
+// axe-core in the page (the CSP forbids every script, so the test context bypasses it);
+// records the result per page and fails on any serious or critical violation.
+async function axeCheck(page, name) {
+  await page.addScriptTag({ content: axeSource });
+  const r = await page.evaluate(async () => {
+    const out = await globalThis.axe.run(document, { resultTypes: ['violations'] });
+    return out.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  const bad = r.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  axeResults[name] = { violations: r.length, serious_or_critical: bad.length, ids: r.map((v) => `${v.id}:${v.impact}`) };
+  assert.deepEqual(bad, [], `${name}: ${JSON.stringify(bad)}`);
+}
+
+// Phone width: no horizontal scrolling, and every control a finger can hit (>= 44 px).
+async function phoneChecks(page, name) {
+  const { scroll, width, small } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+    small: [...document.querySelectorAll('button, input:not([type=hidden]):not([type=checkbox]), select, a')]
+      .map((e) => [e.outerHTML.slice(0, 60), e.getBoundingClientRect().height])
+      .filter(([, h]) => h > 0 && h < 44),
+  }));
+  assert.ok(scroll <= width, `${name}: ${scroll}px wide at ${width}px`);
+  assert.deepEqual(small, [], `${name}: touch targets under 44 px`);
+}
+
+const phoneContext = (locale = 'en-GB') => browser.newContext({
+  locale, extraHTTPHeaders: { 'accept-language': locale },
+  viewport: { width: 360, height: 780 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, bypassCSP: true,
+});
 
 const newContext = (locale = 'en-GB') => browser.newContext({ locale, extraHTTPHeaders: { 'accept-language': locale } });
 
@@ -282,12 +380,17 @@ test('a customer deletes their biometric profiles (data key destroyed)', async (
   await other.close();
 });
 
-test('the platform opens the privacy centre with a single-use link', async () => {
-  const r = await api('POST', '/v1/customers/C-2002/privacy-link');
-  assert.equal(r.status, 201);
+test('the platform opens the privacy centre with a single-use link (verified session, agent code)', async () => {
+  const sid = await verifiedSession('C-2002');
+  const asked = await api('POST', `/v1/sessions/${sid}/privacy-link-requests`);
+  assert.equal(asked.status, 201, JSON.stringify(asked));
+  const link = await delivered(asked.body.link_id);
+  const code = await agentCode(sid, 'privacy');
   const ctx = await newContext();
   const page = await ctx.newPage();
-  await page.goto(r.body.url);
+  await page.goto(link.url);
+  await page.fill('[data-testid=code]', code);
+  await page.click('[data-testid=confirm]');
   assert.equal(new URL(page.url()).pathname, '/privacy');
   assert.equal(await page.textContent('[data-testid=subject]'), 'C-2002');
   // Preferred methods: choose "code only".
@@ -298,8 +401,8 @@ test('the platform opens the privacy centre with a single-use link', async () =>
   assert.ok(await page.isChecked('input[value=code_only]'));
   assert.ok(!(await page.isChecked('input[value=voiceprint]')));
   const again = await (await newContext()).newPage();
-  const second = await again.goto(r.body.url);
-  assert.equal(second.status(), 404, 'links are single use');
+  const second = await again.goto(link.url);
+  assert.equal(second.status(), 410, 'links are single use');
   await ctx.close();
 });
 
@@ -366,4 +469,103 @@ test('a compliance officer searches, opens a proof, verifies the log and exports
   const seen = new Set((await actions.text()).trim().split('\n').map((l) => JSON.parse(l).body.action));
   for (const a of ['login', 'search', 'view_entry', 'view_receipt', 'verify_log', 'export_csv']) assert.ok(seen.has(a), a);
   await ctx.close();
+});
+
+test('camera consent on the customer\'s phone (360 px): request, link, code, choice, grant, change, withdrawal live at the agent', async () => {
+  const r = await api('POST', '/v1/sessions', { customer_ref: 'C-1001', channel: 'video' });
+  assert.equal(r.status, 201, JSON.stringify(r));
+  const sid = r.body.session_id;
+  const refused = await api('POST', `/v1/sessions/${sid}/camera-grants`, { customer_ref: 'C-1001' });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.code, 'consent_required');
+
+  // The platform asks; the webhook brings the link (the platform would text it to the phone).
+  const asked = await api('POST', `/v1/sessions/${sid}/camera-consent-requests`);
+  assert.equal(asked.status, 201, JSON.stringify(asked));
+  const link = await delivered(asked.body.link_id);
+  assert.ok(!JSON.stringify(asked.body).match(/"code"/) && !('code' in link));
+
+  // The agent's live view (read only) shows the code to read out.
+  const agent = await agentPage();
+  await agent.setViewportSize({ width: 1000, height: 700 });
+  await agent.goto(`${base}/agent/sessions/${sid}`);
+  const code = (await agent.textContent('[data-testid=agent-code-camera]')).trim();
+  assert.match(code, /^[0-9]{6}$/);
+  assert.equal(await agent.getAttribute('[data-testid=agent-choice]', 'data-mode'), 'none');
+  assert.equal(await agent.locator('#agent-choice button, #agent-choice input, #agent-choice form').count(), 0, 'no way to override');
+
+  const phone = await phoneContext();
+  const page = await phone.newPage();
+  await page.goto(link.url);
+  assert.equal(await page.getAttribute('[data-testid=landing]', 'data-purpose'), 'camera');
+  await phoneChecks(page, 'landing');
+  await axeCheck(page, 'landing');
+  await page.screenshot({ path: path.join(shots, 'camera-1-landing.png'), fullPage: true });
+  // A wrong code first: the error is on the same page, accessible too.
+  await page.fill('[data-testid=code]', '000000');
+  await page.click('[data-testid=confirm]');
+  assert.ok(await page.isVisible('[data-testid=wrong-code]'));
+  await axeCheck(page, 'landing-wrong-code');
+  await page.screenshot({ path: path.join(shots, 'camera-2-wrong-code.png'), fullPage: true });
+  // Keyboard only: type the code and press Enter.
+  await page.focus('[data-testid=code]');
+  await page.keyboard.type(code);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/camera\//);
+  assert.ok((await page.textContent('[data-testid=notice]')).includes('You choose how'));
+  assert.equal(await page.getAttribute('[data-testid=current-choice]', 'data-mode'), 'none');
+  await phoneChecks(page, 'camera-choice');
+  await axeCheck(page, 'camera-choice');
+  await page.screenshot({ path: path.join(shots, 'camera-3-choice.png'), fullPage: true });
+
+  // Steps from the choice page: each is counted as one user action (tap, key press).
+  const steps = { grant: 0, change: 0, withdraw: 0 };
+  const tap = async (kind, selector) => { steps[kind] += 1; await page.tap(selector); await page.waitForLoadState('load'); };
+
+  await tap('grant', '[data-testid=mode-two_way]');
+  assert.equal(await page.getAttribute('[data-testid=current-choice]', 'data-mode'), 'two_way');
+  await agent.waitForSelector('[data-testid=agent-choice][data-mode=two_way]', { timeout: 5000 });
+  const grant = await api('POST', `/v1/sessions/${sid}/camera-grants`, { customer_ref: 'C-1001' });
+  assert.equal(grant.status, 201, JSON.stringify(grant));
+  const claims = JSON.parse(Buffer.from(grant.body.grant.split('.')[1], 'base64url'));
+  assert.equal(claims.choice.mode, 'two_way');
+  assert.equal(claims.choice.background_blur, true, 'the policy default (blur on) was kept');
+  assert.equal(claims.choice.recording_allowed, false);
+  await page.screenshot({ path: path.join(shots, 'camera-4-granted.png'), fullPage: true });
+  await agent.screenshot({ path: path.join(shots, 'camera-agent-two-way.png'), fullPage: true });
+
+  await tap('change', '[data-testid=mode-one_way]');
+  await agent.waitForSelector('[data-testid=agent-choice][data-mode=one_way]', { timeout: 5000 });
+  const changed = await api('POST', `/v1/sessions/${sid}/camera-grants`, { customer_ref: 'C-1001' });
+  assert.equal(JSON.parse(Buffer.from(changed.body.grant.split('.')[1], 'base64url')).choice.mode, 'one_way');
+
+  await tap('withdraw', '[data-testid=mode-audio_only]');
+  assert.equal(await page.getAttribute('[data-testid=current-choice]', 'data-mode'), 'audio_only');
+  // Pushed to the agent's open page over SSE (no reload).
+  await agent.waitForSelector('[data-testid=agent-choice][data-mode=audio_only]', { timeout: 5000 });
+  const after = await api('POST', `/v1/sessions/${sid}/camera-grants`, { customer_ref: 'C-1001' });
+  assert.equal(after.status, 403);
+  await page.screenshot({ path: path.join(shots, 'camera-5-withdrawn.png'), fullPage: true });
+  await agent.screenshot({ path: path.join(shots, 'camera-agent-withdrawn.png'), fullPage: true });
+  await axeCheck(agent, 'agent-view');
+
+  console.log(`camera consent steps: grant ${steps.grant}, change ${steps.change}, withdraw ${steps.withdraw}`);
+  assert.ok(steps.withdraw <= steps.grant && steps.change <= steps.grant, JSON.stringify(steps));
+  assert.ok(steps.grant <= steps.withdraw && steps.grant <= steps.change, JSON.stringify(steps));
+
+  // The spent link, opened again (a forwarded SMS): a typed error page, accessible.
+  const other = await phoneContext();
+  const fwd = await other.newPage();
+  const resp = await fwd.goto(link.url);
+  assert.equal(resp.status(), 410);
+  assert.equal(await fwd.getAttribute('[data-reason]', 'data-reason'), 'link_used');
+  await phoneChecks(fwd, 'error-link-used');
+  await axeCheck(fwd, 'error-link-used');
+  await fwd.screenshot({ path: path.join(shots, 'camera-6-link-used.png'), fullPage: true });
+  await other.close();
+  await phone.close();
+  await agent.close();
+
+  console.log(`axe-core: ${JSON.stringify(axeResults)}`);
+  writeFileSync(path.join(shots, 'axe-results.json'), `${JSON.stringify(axeResults, null, 2)}\n`);
 });

@@ -450,3 +450,75 @@ both_backends!(
         assert_eq!(r.status(), 200);
     }
 );
+
+both_backends!(
+    bad_path_and_query_values_answer_problem_json,
+    |app: TestApp| async move {
+        let key = app
+            .tenant_with_key("shop", Sector::Retail, &[Scope::Audit, Scope::Consent])
+            .await;
+        for path in [
+            "/v1/ledger/entries/not-a-number/inclusion-proof?tree_size=1",
+            "/v1/ledger/entries/0/inclusion-proof?tree_size=minus-one",
+            "/v1/ledger/entries/0/inclusion-proof",
+            "/v1/ledger/consistency-proof?first=x&second=2",
+        ] {
+            let r = app.get(path, &key).await;
+            let status = r.status().as_u16();
+            assert!((400..500).contains(&status), "{path}: {status}");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            assert_eq!(ct, "application/problem+json", "{path}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["status"], status, "{path}: {body}");
+            assert!(body["code"].is_string(), "{path}: {body}");
+        }
+    }
+);
+
+both_backends!(
+    openapi_documents_errors_as_problem_json_with_constraints,
+    |app: TestApp| async move {
+        let doc: Value = app
+            .client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let factor = &doc["paths"]["/v1/sessions/{session_id}/factors/{factor}"]["post"];
+        for status in ["400", "401", "403", "404", "413", "429", "503"] {
+            let r = &factor["responses"][status];
+            assert!(
+                r["content"]["application/problem+json"]["schema"]["$ref"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with("/Problem")),
+                "{status}: {r}"
+            );
+        }
+        assert!(factor["responses"]["429"]["headers"]["Retry-After"].is_object());
+        // no error body is declared as plain JSON anywhere
+        let text = doc.to_string();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, r) in op["responses"].as_object().unwrap() {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert!(
+                            r["content"].get("application/json").is_none(),
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
+        }
+        let params = factor["parameters"].as_array().unwrap();
+        let kind = params.iter().find(|p| p["name"] == "factor").unwrap();
+        assert_eq!(
+            kind["schema"]["enum"],
+            json!(["totp", "one_time_code", "pin", "recovery_code"])
+        );
+        let customer = &doc["paths"]["/v1/customers/{customer_ref}"]["get"]["parameters"][0];
+        assert_eq!(customer["schema"]["pattern"], "^[!-~]{1,128}$", "{text:.0}");
+    }
+);

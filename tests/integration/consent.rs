@@ -158,7 +158,7 @@ both_backends!(
         // No consent yet: the enrolment gate refuses.
         assert!(
             consent::require(
-                &app.state.db,
+                &app.state,
                 &f.tenant,
                 &customer,
                 Purpose::VoiceprintEnrolment
@@ -173,11 +173,11 @@ both_backends!(
             .json()
             .await
             .unwrap();
-        assert_eq!(notice["version"], "1.0.0");
+        assert_eq!(notice["version"], "1.1.0");
         assert!(notice["text"]["nl"].is_string() && notice["text"]["sv"].is_string());
         let resp = app
         .post_json("/v1/consents", &f.key, json!({
-            "customer_ref": "cust-1", "purpose": "voiceprint_enrolment", "notice_version": "1.0.0",
+            "customer_ref": "cust-1", "purpose": "voiceprint_enrolment", "notice_version": "1.1.0",
             "language": "nl", "capture": {"method": "dtmf", "ivr_call_id": "call-77"}
         }))
         .await;
@@ -252,7 +252,7 @@ both_backends!(
         assert_eq!(again["receipt"], *receipt, "the same receipt, signed again");
 
         consent::require(
-            &app.state.db,
+            &app.state,
             &f.tenant,
             &customer,
             Purpose::VoiceprintEnrolment,
@@ -261,7 +261,7 @@ both_backends!(
         .unwrap();
         assert!(
             consent::require(
-                &app.state.db,
+                &app.state,
                 &f.tenant,
                 &customer,
                 Purpose::KeystrokeEnrolment
@@ -308,7 +308,7 @@ both_backends!(
         assert_eq!(wproof["leaf_hash"], wr["trustline"]["log"]["leafHash"]);
         assert!(
             consent::require(
-                &app.state.db,
+                &app.state,
                 &f.tenant,
                 &customer,
                 Purpose::VoiceprintEnrolment
@@ -359,7 +359,7 @@ both_backends!(
             .await;
         let problem = expect_problem(resp, 403, "consent_required").await;
         assert_eq!(problem["purpose"], "camera");
-        assert_eq!(problem["notice"]["version"], "1.0.0");
+        assert_eq!(problem["notice"]["version"], "1.1.0");
         assert!(
             problem["notice"]["text"]["en"]
                 .as_str()

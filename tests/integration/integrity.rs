@@ -1257,3 +1257,116 @@ mod console_verify_page_catches_the_tamper_matrix {
         super::console_matrix(crate::common::Backend::Postgres).await;
     }
 }
+
+both_backends!(
+    consent_the_log_does_not_confirm_grants_nothing,
+    |app: TestApp| async move {
+        let v = victim(&app, "gate").await;
+        let enrol = |customer: &'static str| {
+            let app = &app;
+            let key = v.key.clone();
+            async move {
+                // No utterances: the consent gate answers first, the count check after it.
+                app.put_json(
+                    &format!("/v1/customers/{customer}/voiceprint"),
+                    &key,
+                    json!({"utterances": []}),
+                )
+                .await
+            }
+        };
+        // cust-1's consent is in force: the gate lets the request through to the count check.
+        let r = enrol("cust-1").await;
+        assert_ne!(r.status(), 403, "{}", r.text().await.unwrap());
+        let r = enrol("cust-2").await;
+        expect_problem(r, 403, "consent_required").await;
+        // Un-withdraw cust-2's row: the row alone now says "in force" ...
+        Tamper::ConsentRowUnwithdrawn.apply(&app, &v).await;
+        let cust2 = "cust-2".parse().unwrap();
+        let row_says = trustline::store::consents::in_force(
+            &app.state.db,
+            &v.tenant,
+            &cust2,
+            "voiceprint_enrolment",
+            None,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(row_says.len(), 1);
+        // ... but the log records the withdrawal, so enrolment stays refused.
+        expect_problem(enrol("cust-2").await, 403, "consent_required").await;
+        // Extending cust-1's validity past its logged expiry changes nothing either; planting
+        // a row for a customer with no logged grant grants nothing.
+        sqlx::query("UPDATE consents SET ledger_index = ledger_index + 1 WHERE tenant_id = 'gate' AND consent_id = $1")
+            .bind(&v.consent)
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+        expect_problem(enrol("cust-1").await, 403, "consent_required").await;
+    }
+);
+
+both_backends!(
+    a_camera_consent_the_log_ended_grants_no_camera,
+    |app: TestApp| async move {
+        let v = victim(&app, "cam").await;
+        let credential = trustline::consent::service::issue_customer_credential(
+            &app.state.signer,
+            &v.tenant,
+            &"cust-1".parse().unwrap(),
+            Some("sess-1"),
+            300,
+        )
+        .unwrap();
+        let r = app
+            .post_json(
+                "/v1/consents",
+                &v.key,
+                json!({
+                    "customer_ref": "cust-1", "purpose": "camera", "notice_version": "1.0.0",
+                    "session_id": "sess-1",
+                    "capture": {"method": "customer_device", "customer_credential": credential}
+                }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let body: Value = r.json().await.unwrap();
+        let consent = body["consent"]["consent_id"].as_str().unwrap().to_string();
+        let camera = || {
+            app.post_json(
+                "/v1/sessions/sess-1/camera-grants",
+                &v.key,
+                json!({"customer_ref": "cust-1"}),
+            )
+        };
+        assert_eq!(camera().await.status(), 201);
+        let r = app
+            .post_json(
+                "/v1/consents/withdrawals",
+                &v.key,
+                json!({"customer_ref": "cust-1", "purpose": "camera", "method": "customer_device", "session_id": "sess-1"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        expect_problem(camera().await, 403, "consent_required").await;
+        // A database writer un-withdraws the row, pointer to the end entry included: the row
+        // says "in force", the log still records the withdrawal, and no camera turns on.
+        sqlx::query(
+            "UPDATE consents SET ended_at = NULL, end_reason = NULL, end_ledger_index = NULL \
+             WHERE tenant_id = 'cam' AND consent_id = $1",
+        )
+        .bind(&consent)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+        expect_problem(camera().await, 403, "consent_required").await;
+        // Extending the row's validity does not help either; nor does a planted camera row.
+        sqlx::query("UPDATE consents SET valid_until = valid_until + 86400000 WHERE tenant_id = 'cam' AND consent_id = $1")
+            .bind(&consent)
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+        expect_problem(camera().await, 403, "consent_required").await;
+    }
+);

@@ -11,6 +11,7 @@ mod abuse;
 mod api;
 mod consent;
 mod crash;
+mod customer_links;
 mod integrity;
 mod keystroke;
 mod ledger;

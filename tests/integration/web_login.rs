@@ -26,9 +26,9 @@ const CLIENT_ID: &str = "trustline-console";
 /// A minimal OpenID provider: discovery, JWKS, and a token endpoint that returns whatever ID
 /// token claims the test scripted.
 pub(crate) struct Provider {
-    issuer: String,
+    pub(crate) issuer: String,
     key: Ed25519KeyPair,
-    next_claims: Mutex<Option<Value>>,
+    pub(crate) next_claims: Mutex<Option<Value>>,
     /// Sign with this key instead (a forger's key).
     forge_with: Mutex<Option<Ed25519KeyPair>>,
 }
@@ -55,7 +55,7 @@ impl Provider {
     }
 }
 
-async fn start_provider() -> Arc<Provider> {
+pub(crate) async fn start_provider() -> Arc<Provider> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let provider = Arc::new(Provider {
@@ -142,7 +142,7 @@ pub(crate) async fn setup(app: &TestApp) -> (Arc<Provider>, TenantId) {
     (provider, tenant)
 }
 
-fn set_cookie<'a>(resp: &'a reqwest::Response, prefix: &str) -> Option<&'a str> {
+pub(crate) fn set_cookie<'a>(resp: &'a reqwest::Response, prefix: &str) -> Option<&'a str> {
     resp.headers()
         .get_all("set-cookie")
         .iter()
@@ -150,17 +150,17 @@ fn set_cookie<'a>(resp: &'a reqwest::Response, prefix: &str) -> Option<&'a str> 
         .find(|v| v.starts_with(prefix))
 }
 
-fn cookie_pair(set_cookie: &str) -> String {
+pub(crate) fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_string()
 }
 
-struct Started {
-    flow_cookie: String,
-    state: String,
-    nonce: String,
+pub(crate) struct Started {
+    pub(crate) flow_cookie: String,
+    pub(crate) state: String,
+    pub(crate) nonce: String,
 }
 
-async fn begin(app: &TestApp, path: &str) -> Started {
+pub(crate) async fn begin(app: &TestApp, path: &str) -> Started {
     let resp = no_redirects().get(app.url(path)).send().await.unwrap();
     assert_eq!(resp.status(), 303, "login redirects to the provider");
     let location = resp.headers()["location"].to_str().unwrap().to_string();
@@ -179,7 +179,7 @@ async fn begin(app: &TestApp, path: &str) -> Started {
     }
 }
 
-fn claims(p: &Provider, nonce: &str, extra: Value) -> Value {
+pub(crate) fn claims(p: &Provider, nonce: &str, extra: Value) -> Value {
     let now = store::now_ms() / 1000;
     let mut c = json!({
         "iss": p.issuer, "aud": CLIENT_ID, "sub": "staff-1", "iat": now, "exp": now + 300,
@@ -191,7 +191,7 @@ fn claims(p: &Provider, nonce: &str, extra: Value) -> Value {
     c
 }
 
-async fn callback(app: &TestApp, started: &Started, state: &str) -> reqwest::Response {
+pub(crate) async fn callback(app: &TestApp, started: &Started, state: &str) -> reqwest::Response {
     no_redirects()
         .get(app.url("/auth/callback"))
         .query(&[("code", "c0de"), ("state", state)])
@@ -219,34 +219,8 @@ pub(crate) async fn staff_session(app: &TestApp, p: &Provider, roles: Value) -> 
     cookie_pair(set_cookie(&resp, "tl_session=").expect("session cookie"))
 }
 
-async fn customer_link_session(app: &TestApp, key: &str, customer: &str) -> String {
-    let resp = app
-        .post_json(
-            &format!("/v1/customers/{customer}/privacy-link"),
-            key,
-            json!({}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.unwrap();
-    let url = body["url"].as_str().unwrap().to_string();
-    let path = url.split_once("/privacy/link/").unwrap().1;
-    let resp = no_redirects()
-        .get(app.url(&format!("/privacy/link/{path}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    assert_eq!(resp.headers()["location"], "/privacy");
-    let session = cookie_pair(set_cookie(&resp, "tl_session=").expect("session cookie"));
-    // Single use.
-    let again = no_redirects()
-        .get(app.url(&format!("/privacy/link/{path}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 404);
-    session
+async fn customer_link_session(app: &TestApp, p: &Provider, key: &str, customer: &str) -> String {
+    crate::customer_links::privacy_link_session(app, p, key, customer).await
 }
 
 pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
@@ -487,7 +461,7 @@ both!(
         .await
         .unwrap();
 
-        let session = customer_link_session(&app, &key, "C-1001").await;
+        let session = customer_link_session(&app, &p, &key, "C-1001").await;
         let (_, html) = page(&app, "/privacy", &session).await;
         assert!(html.contains("data-modality=\"voice\""));
 
@@ -575,11 +549,11 @@ both!(
             .tenant_with_key("acme", Sector::Retail, &[Scope::Audit])
             .await;
         let resp = app
-            .post_json("/v1/customers/C-1/privacy-link", &key, json!({}))
+            .post_json("/v1/sessions/s-1/privacy-link-requests", &key, json!({}))
             .await;
         crate::common::expect_problem(resp, 403, "scope_denied").await;
         let resp = no_redirects()
-            .get(app.url("/privacy/link/not-a-token"))
+            .get(app.url("/l/not-a-token"))
             .send()
             .await
             .unwrap();
@@ -613,7 +587,7 @@ both!(
         store::customers::upsert(&app.state.db, &tenant, &customer, &["voiceprint".into()])
             .await
             .unwrap();
-        let session = customer_link_session(&app, &key, "C-1001").await;
+        let session = customer_link_session(&app, &p, &key, "C-1001").await;
         let (_, html) = page(&app, "/privacy", &session).await;
         assert!(html.contains("data-purpose=\"voiceprint_enrolment\" data-state=\"none\""));
         let csrf = csrf_of(&html);
@@ -692,7 +666,16 @@ both!(
             .iter()
             .map(|e| e["kind"].as_str().unwrap())
             .collect();
-        assert_eq!(kinds, vec!["consent_granted", "consent_withdrawn"]);
+        let consent_kinds: Vec<&str> = kinds
+            .iter()
+            .copied()
+            .filter(|k| k.starts_with("consent_"))
+            .collect();
+        assert_eq!(consent_kinds, vec!["consent_granted", "consent_withdrawn"]);
+        // The privacy link that opened the centre is in the customer's log too.
+        assert!(
+            kinds.contains(&"customer_link_requested") && kinds.contains(&"customer_link_redeemed")
+        );
 
         // Enough other entries for two pages.
         for i in 0..60 {
@@ -735,15 +718,16 @@ both!(
             .next()
             .unwrap()
             .replace("&amp;", "&");
+        // 60 appended + the 2 decisions of the verified session that opened the privacy link.
         let (_, html) = page(&app, &next, &staff).await;
-        assert_eq!(html.matches("<tr data-kind=\"decision\"").count(), 10);
+        assert_eq!(html.matches("<tr data-kind=\"decision\"").count(), 12);
         assert_eq!(page(&app, "/console?customer=%22%25", &staff).await.0, 400);
         assert_eq!(page(&app, "/console?from=yesterday", &staff).await.0, 400);
 
         // Exports: every matching row, header + rows (CSV) or one object per line (JSONL).
         let (status, csv) = page(&app, "/console/export.csv?kind=decision", &staff).await;
         assert_eq!(status, 200);
-        assert_eq!(csv.lines().count(), 61);
+        assert_eq!(csv.lines().count(), 63);
         assert!(csv.starts_with("index,created_at_ms,kind,"));
         let (_, jsonl) = page(
             &app,
@@ -884,47 +868,5 @@ both!(
                 "{a} missing from {actions:?}"
             );
         }
-    }
-);
-
-both!(
-    privacy_links_are_signed_and_tamper_evident,
-    |app: TestApp| async move {
-        let _ = setup(&app).await;
-        let key = app
-            .tenant_with_key("acme", Sector::Retail, &[Scope::Sessions])
-            .await;
-        let resp = app
-            .post_json("/v1/customers/C-1001/privacy-link", &key, json!({}))
-            .await;
-        let body: Value = resp.json().await.unwrap();
-        let token = body["url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
-        // A compact JWS signed by the service, with no customer data in it.
-        let claims = app.state.signer.verify_jws(&token).unwrap();
-        assert_eq!(claims["use"], "privacy_link");
-        assert!(!claims.to_string().contains("C-1001"));
-        // Any altered byte fails the signature; the intact link still works once.
-        let mut bytes = token.clone().into_bytes();
-        let i = bytes.len() - 5;
-        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
-        let altered = String::from_utf8(bytes).unwrap();
-        let resp = no_redirects()
-            .get(app.url(&format!("/privacy/link/{altered}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 404);
-        let resp = no_redirects()
-            .get(app.url(&format!("/privacy/link/{token}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 303);
     }
 );

@@ -242,7 +242,7 @@ pub async fn enrol_free(
     segments: Vec<Vec<KeyEvent>>,
 ) -> Result<EnrolmentReceipt, KeystrokeServiceError> {
     require_typing(state, tenant, customer).await?;
-    consent::require(&state.db, tenant, customer, Purpose::KeystrokeEnrolment).await?;
+    consent::require(state, tenant, customer, Purpose::KeystrokeEnrolment).await?;
     let models = state.models.clone();
     let template = blocking(move || {
         let windows = free::parse_enrolment(&segments)?;
@@ -270,7 +270,7 @@ pub async fn enrol_fixed(
     repetitions: Vec<Vec<KeyEvent>>,
 ) -> Result<EnrolmentReceipt, KeystrokeServiceError> {
     require_typing(state, tenant, customer).await?;
-    consent::require(&state.db, tenant, customer, Purpose::KeystrokeEnrolment).await?;
+    consent::require(state, tenant, customer, Purpose::KeystrokeEnrolment).await?;
     let template = fixed::enrol(&repetitions)?;
     let samples = template.repetitions.len();
     finish_enrolment(

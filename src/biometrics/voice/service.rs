@@ -137,7 +137,7 @@ pub async fn enrol(
     utterances: Vec<(Vec<u8>, AudioEncoding)>,
 ) -> Result<EnrolmentOutcome, VoiceError> {
     // BIPA §15(b): a written release before any biometric is collected.
-    consent::require(&state.db, tenant, customer, Purpose::VoiceprintEnrolment).await?;
+    consent::require(state, tenant, customer, Purpose::VoiceprintEnrolment).await?;
     if utterances.is_empty() || utterances.len() > MAX_ENROLMENT_UTTERANCES {
         return Err(VoiceError::UtteranceCount {
             got: utterances.len(),
