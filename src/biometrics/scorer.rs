@@ -175,6 +175,33 @@ pub enum ScoreError {
 pub trait BiometricScorer: Send + Sync {
     fn modality(&self) -> Modality;
     fn score(&self, template: &[u8], sample: &Sample) -> Result<BiometricScore, ScoreError>;
+
+    /// Where this scorer keeps what it remembers of the customer's past samples (the
+    /// voiceprint's replay fingerprints): a stored row sealed under the customer's key like a
+    /// template. `None`: it remembers nothing and [`score`](Self::score) is all it does.
+    fn memory(&self) -> Option<MemorySlot> {
+        None
+    }
+
+    /// Score against the template and the opened memory (`None`: nothing remembered yet).
+    /// Returns the score and the memory to store now that this sample has been seen; the
+    /// caller stores it only once the whole request has been scored.
+    fn score_remembering(
+        &self,
+        template: &[u8],
+        _memory: Option<&[u8]>,
+        sample: &Sample,
+    ) -> Result<(BiometricScore, Option<Vec<u8>>), ScoreError> {
+        Ok((self.score(template, sample)?, None))
+    }
+}
+
+/// The stored row a scorer's memory lives in (`biometric_templates.modality`, model columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySlot {
+    pub modality: &'static str,
+    pub model_id: &'static str,
+    pub model_version: &'static str,
 }
 
 /// The scorers available to sessions, by modality.

@@ -214,7 +214,8 @@ fn customer_state(ctx: store::sessions::DecisionContext) -> CustomerState {
 }
 
 /// Score the parsed samples the engine says can count ([`engine::eligible_modalities`]),
-/// against the customer's templates. Returns the scores and the reasons for samples not used.
+/// against the customer's templates (and what their scorers remember: a replayed voice sample
+/// raises `replay_suspected`). Returns the scores and the reasons for samples not used.
 async fn score_samples(
     state: &AppState,
     tenant: &TenantId,
@@ -224,6 +225,7 @@ async fn score_samples(
     samples: Vec<Sample>,
 ) -> Result<(Vec<BiometricScore>, Vec<String>), SessionError> {
     let mut scores = Vec::new();
+    let (mut used, mut memories) = (Vec::new(), Vec::new());
     let requested: Vec<Modality> = samples.iter().map(Sample::modality).collect();
     let (eligible, mut reasons) = engine::eligible_modalities(policy, customer_state, &requested);
     for sample in samples {
@@ -247,9 +249,39 @@ async fn score_samples(
             &context(tenant.as_str(), customer.as_str(), modality.as_str()),
             &ciphertext,
         )?;
-        let result = tokio::task::spawn_blocking(move || scorer.score(&opened, &sample)).await?;
+        // What the scorer remembers of the customer's past samples (the voiceprint's replay
+        // fingerprints), sealed like the template.
+        let slot = scorer.memory();
+        let memory = match slot {
+            Some(slot) => {
+                match store::templates::template(&state.db, tenant, customer, slot.modality).await?
+                {
+                    Some(row) => Some(key.open(
+                        &context(tenant.as_str(), customer.as_str(), slot.modality),
+                        &row.ciphertext,
+                    )?),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let result = tokio::task::spawn_blocking(move || {
+            scorer.score_remembering(&opened, memory.as_deref().map(Vec::as_slice), &sample)
+        })
+        .await?;
         match result {
-            Ok(score) => scores.push(score),
+            Ok((score, remembered)) => {
+                scores.push(score);
+                used.push(modality);
+                if let (Some(slot), Some(plain)) = (slot, remembered) {
+                    let plain = Zeroizing::new(plain);
+                    let sealed = key.seal(
+                        &context(tenant.as_str(), customer.as_str(), slot.modality),
+                        &plain,
+                    )?;
+                    memories.push((slot, sealed));
+                }
+            }
             // The caller's audio is at fault: refuse the request before anything is stored.
             Err(ScoreError::InvalidAudio(e)) => return Err(SessionError::InvalidAudio(e)),
             Err(ScoreError::Unusable(e)) => {
@@ -257,6 +289,23 @@ async fn score_samples(
                 reasons.push(format!("{}_sample_unusable", modality.as_str()));
             }
         }
+    }
+    // Every sample is scored (none was refused): remember them (a later replay of one is
+    // caught) and record each template's use, since retention counts from the last use.
+    for (slot, sealed) in memories {
+        store::templates::upsert_template(
+            &state.db,
+            tenant,
+            customer,
+            slot.modality,
+            slot.model_id,
+            slot.model_version,
+            &sealed,
+        )
+        .await?;
+    }
+    for modality in used {
+        store::templates::touch_template(&state.db, tenant, customer, modality.as_str()).await?;
     }
     Ok((scores, reasons))
 }

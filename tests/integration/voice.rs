@@ -713,3 +713,139 @@ both_backends!(
         assert_eq!(again["decision"], added["decision"]);
     }
 );
+
+both_backends!(
+    posted_voice_replays_in_sessions_are_caught_and_the_voiceprint_use_recorded,
+    |app: TestApp| async move {
+        let shop = tenant_and_customer(&app, "shop", Sector::Retail, "caller").await;
+        let bank = tenant_and_customer(&app, "bank", Sector::Finance, "caller").await;
+        for key in [&shop, &bank] {
+            grant_voiceprint_consent(&app, key, "caller").await;
+            enrol(&app, key, "caller", &["tts_account", "tts_balance"]).await;
+        }
+        let tenant: trustline::tenants::TenantId = "shop".parse().unwrap();
+        let customer: trustline::tenants::CustomerRef = "caller".to_string().try_into().unwrap();
+        let last_used = || async {
+            trustline::store::templates::template(&app.state.db, &tenant, &customer, "voice")
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used_at
+        };
+        assert_eq!(last_used().await, None, "never used since enrolment");
+        let reasons = |v: &Value| v["decision"]["reasons"].as_array().unwrap().clone();
+        let replayed = json!("voice_replay_suspected");
+
+        // An enrolment recording posted as session evidence: an exact replay.
+        let s = json_of(
+            app.post_json(
+                "/v1/sessions",
+                &shop,
+                session_with_voice("caller", "tts_account"),
+            )
+            .await,
+            201,
+        )
+        .await;
+        println!("posted enrolment audio (retail): {}", s["decision"]);
+        assert!(reasons(&s).contains(&replayed), "{s}");
+        assert!(
+            reasons(&s).contains(&json!("voice_presentation_attack_flagged")),
+            "{s}"
+        );
+        let used = last_used().await.expect("the session used the voiceprint");
+
+        // A fresh utterance: no replay alert, verified; remembered and the use recorded.
+        let fresh = json_of(
+            app.post_json(
+                "/v1/sessions",
+                &shop,
+                session_with_voice("caller", "tts_payment"),
+            )
+            .await,
+            201,
+        )
+        .await;
+        assert!(!reasons(&fresh).contains(&replayed), "{fresh}");
+        assert_eq!(fresh["decision"]["outcome"], "verified", "{fresh}");
+        assert!(last_used().await.unwrap() >= used);
+
+        // The same utterance later over the phone line (8 kHz µ-law, band-limited): a
+        // near-exact replay, caught on a running session's added evidence too.
+        let started = json_of(
+            app.post_json(
+                "/v1/sessions",
+                &shop,
+                json!({"customer_ref": "caller", "channel": "voice"}),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let id = started["session_id"].as_str().unwrap();
+        let mulaw =
+            trustline::biometrics::audio::telephone::telephone_mulaw_bytes(&wav("tts_payment"))
+                .unwrap();
+        let added = json_of(
+            app.post_json(
+                &format!("/v1/sessions/{id}/evidence"),
+                &shop,
+                json!({"voice": {"audio": b64(&mulaw), "encoding": "mulaw"}}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        println!(
+            "the fresh utterance again, µ-law (retail): {}",
+            added["decision"]
+        );
+        assert!(reasons(&added).contains(&replayed), "{added}");
+
+        // Refused audio is not remembered: the fingerprints and last use are unchanged.
+        let seen = || async {
+            trustline::store::templates::template(
+                &app.state.db,
+                &tenant,
+                &customer,
+                "voice_fingerprints",
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .ciphertext
+        };
+        let (before, used) = (seen().await, last_used().await);
+        let silent = audio::encode_wav(&vec![0i16; 16_000], 16_000, 1).unwrap();
+        let resp = app
+            .post_json(
+                "/v1/sessions",
+                &shop,
+                json!({"customer_ref": "caller", "channel": "voice",
+                       "evidence": {"voice": {"audio": b64(&silent), "encoding": "wav"}}}),
+            )
+            .await;
+        expect_problem(resp, 422, "invalid_audio").await;
+        assert_eq!(seen().await, before);
+        assert_eq!(last_used().await, used);
+
+        // Finance blocks a replay: the sample is not a match.
+        let f = json_of(
+            app.post_json(
+                "/v1/sessions",
+                &bank,
+                session_with_voice("caller", "tts_balance"),
+            )
+            .await,
+            201,
+        )
+        .await;
+        println!("posted enrolment audio (finance): {}", f["decision"]);
+        assert_eq!(f["decision"]["biometrics"][0]["result"], "blocked", "{f}");
+        assert!(reasons(&f).contains(&replayed), "{f}");
+        assert!(
+            reasons(&f).contains(&json!("voice_presentation_attack_blocked")),
+            "{f}"
+        );
+    }
+);

@@ -4,8 +4,9 @@
 //! S-norm + fusion + FMR calibration of `POST /v1/customers/{ref}/voiceprint/verify`. Audio is
 //! dropped once embedded.
 //!
-//! Not done here (the decision engine has no input for it yet): the replay check, which the
-//! voice API reports.
+//! Replays: the sample's fingerprint is checked against the fingerprints of audio already seen
+//! for the customer (the scorer's memory, [`SEEN_AUDIO`]); an exact or near-exact match raises
+//! `replay_suspected`, which the sector policy's `[presentation_attack]` blocks or flags.
 
 use std::sync::Arc;
 
@@ -14,16 +15,24 @@ use super::{
     embed::{AnalyseOptions, analyse},
     scoring::decision_fmr,
     service::{VoiceEngine, evidence, model_versions},
-    template::VoiceTemplate,
+    template::{SeenAudio, VoiceTemplate},
 };
 use crate::{
     biometrics::{
         audio,
         models::ModelRegistry,
-        scorer::{BiometricScorer, Sample, ScoreError, ScorerRegistry},
+        scorer::{BiometricScorer, MemorySlot, Sample, ScoreError, ScorerRegistry},
     },
     policy::Modality,
-    sessions::engine::{BiometricScore, SPOOF_SUSPECTED},
+    sessions::engine::{BiometricScore, REPLAY_SUSPECTED, SPOOF_SUSPECTED},
+};
+
+/// The replay fingerprints of audio already seen for the customer (enrolment, verifications,
+/// sessions, calls): a sealed JSON [`SeenAudio`].
+pub const SEEN_AUDIO: MemorySlot = MemorySlot {
+    modality: super::FINGERPRINT_MODALITY,
+    model_id: "replay-fingerprint",
+    model_version: "1",
 };
 
 pub struct VoiceScorer {
@@ -63,6 +72,20 @@ impl BiometricScorer for VoiceScorer {
     }
 
     fn score(&self, template: &[u8], sample: &Sample) -> Result<BiometricScore, ScoreError> {
+        self.score_remembering(template, None, sample)
+            .map(|(score, _)| score)
+    }
+
+    fn memory(&self) -> Option<MemorySlot> {
+        Some(SEEN_AUDIO)
+    }
+
+    fn score_remembering(
+        &self,
+        template: &[u8],
+        memory: Option<&[u8]>,
+        sample: &Sample,
+    ) -> Result<(BiometricScore, Option<Vec<u8>>), ScoreError> {
         let Sample::Voice(voice) = sample else {
             return Err(ScoreError::Unusable("not a voice sample".into()));
         };
@@ -89,24 +112,36 @@ impl BiometricScorer for VoiceScorer {
         )?;
         drop(utterance);
         let ev = evidence(&self.models, &self.engine, &tpl, &a, None);
-        Ok(BiometricScore {
+        let mut seen: SeenAudio = match memory {
+            Some(m) => serde_json::from_slice(m)
+                .map_err(|_| ScoreError::Unusable("the seen-audio record cannot be read".into()))?,
+            None => SeenAudio::default(),
+        };
+        let mut alerts = Vec::new();
+        if ev.spoof.as_ref().is_some_and(|c| c.flagged) {
+            alerts.push(SPOOF_SUSPECTED.to_string());
+        }
+        if a.fingerprint.matches(&seen.fingerprints).is_replay() {
+            alerts.push(REPLAY_SUSPECTED.to_string());
+        }
+        // Remembered either way: a later replay of this sample is caught too.
+        seen.push(a.fingerprint);
+        let memory = serde_json::to_vec(&seen)
+            .map_err(|_| ScoreError::Unusable("the seen-audio record cannot be written".into()))?;
+        let score = BiometricScore {
             modality: Modality::Voice,
             model_id: self.model_id.clone(),
             model_version: self.model_version.clone(),
             score: f64::from(ev.score),
-            alerts: ev
-                .spoof
-                .as_ref()
-                .filter(|c| c.flagged)
-                .map(|_| vec![SPOOF_SUSPECTED.to_string()])
-                .unwrap_or_default(),
+            alerts,
             // Sessions decide on measured rates only (see `decision_fmr`).
             fmr: decision_fmr(
                 ev.fmr,
                 ev.fmr_source,
                 self.engine.scorer(ev.condition).measured_fmr_floor(),
             ),
-        })
+        };
+        Ok((score, Some(memory)))
     }
 }
 

@@ -194,9 +194,9 @@ pub async fn enrol(
         &state.db,
         tenant,
         customer,
-        super::FINGERPRINT_MODALITY,
-        "replay-fingerprint",
-        "1",
+        super::scorer::SEEN_AUDIO.modality,
+        super::scorer::SEEN_AUDIO.model_id,
+        super::scorer::SEEN_AUDIO.model_version,
         &sealed_seen,
     )
     .await?;
@@ -301,9 +301,9 @@ pub async fn remember_audio(
         &state.db,
         tenant,
         customer,
-        super::FINGERPRINT_MODALITY,
-        "replay-fingerprint",
-        "1",
+        super::scorer::SEEN_AUDIO.modality,
+        super::scorer::SEEN_AUDIO.model_id,
+        super::scorer::SEEN_AUDIO.model_version,
         &sealed_seen,
     )
     .await?;
