@@ -20,6 +20,8 @@ if ! command -v go >/dev/null 2>&1 || ! [ -f /usr/share/gocode/src/golang.org/x/
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends golang-go golang-golang-x-mod-dev >/dev/null
 fi
 scripts/install-onnxruntime.sh
+# The passkey tests' software authenticator (python-fido2 from PyPI, in ./.venv).
+scripts/install-test-python.sh
 
 # A throwaway PostgreSQL on loopback, in a temp dir, stopped on exit.
 PGBIN=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")

@@ -14,6 +14,7 @@ pub mod factors;
 pub mod http;
 pub mod ledger;
 pub mod oidc;
+pub mod passkeys;
 pub mod policy;
 pub mod sessions;
 pub mod store;

@@ -195,6 +195,51 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("withdraw", "Withdraw", "Intrekken"),
     ("notice", "Notice", "Toelichting"),
     ("expires", "Expires", "Verloopt"),
+    // Passkeys
+    ("passkeys", "Passkeys", "Passkeys"),
+    (
+        "passkeys_explain",
+        "A passkey lets you approve a sign-in on your own phone with its screen lock (fingerprint, face or PIN). The key stays on your device; we keep only its public half.",
+        "Met een passkey keurt u een aanmelding goed op uw eigen telefoon, met de schermvergrendeling (vingerafdruk, gezicht of pincode). De sleutel blijft op uw apparaat; wij bewaren alleen het publieke deel.",
+    ),
+    (
+        "passkeys_none",
+        "You have no passkey yet.",
+        "U heeft nog geen passkey.",
+    ),
+    ("passkey_name", "Name (optional)", "Naam (optioneel)"),
+    ("passkey_add", "Add a passkey", "Passkey toevoegen"),
+    (
+        "passkey_check",
+        "Check my passkey",
+        "Mijn passkey controleren",
+    ),
+    ("passkey_remove", "Remove", "Verwijderen"),
+    (
+        "passkey_registered",
+        "Your passkey was added.",
+        "Uw passkey is toegevoegd.",
+    ),
+    (
+        "passkey_verified",
+        "Your passkey works.",
+        "Uw passkey werkt.",
+    ),
+    (
+        "passkey_failed",
+        "That did not work. Nothing was changed.",
+        "Dat is niet gelukt. Er is niets veranderd.",
+    ),
+    (
+        "passkey_unsupported",
+        "This browser does not support passkeys.",
+        "Deze browser ondersteunt geen passkeys.",
+    ),
+    (
+        "passkey_needs_script",
+        "Passkeys need JavaScript in this browser.",
+        "Passkeys hebben JavaScript nodig in deze browser.",
+    ),
     // Console
     ("events", "Audit events", "Auditgebeurtenissen"),
     ("search", "Search", "Zoeken"),

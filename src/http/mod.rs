@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod keystroke;
 pub mod limits;
 pub mod openapi_errors;
+pub mod passkeys;
 pub mod privacy;
 pub mod problem;
 pub mod rate_limit;
@@ -63,13 +64,16 @@ pub fn app(state: AppState) -> Router {
         .merge(voice::router())
         .merge(voice_stream::router());
 
-    // People-facing pages: HTML, strict security headers, no scripts.
+    // People-facing pages: HTML, strict security headers, no scripts (except the one same-origin
+    // passkey script on the pages that need WebAuthn: `passkeys::SCRIPT_CSP`).
     let pages = Router::new()
         .merge(auth::router())
         .merge(console::router())
         .merge(privacy::router())
+        .merge(passkeys::router())
         .merge(customer_pages::router())
         .route("/static/app.css", axum::routing::get(stylesheet))
+        .route("/static/passkey.js", axum::routing::get(passkeys::script))
         .layer(middleware::from_fn(web::security_headers));
 
     Router::new()

@@ -246,7 +246,7 @@ async fn home(
     State(state): State<AppState>,
     lang: Lang,
     me: CustomerUser,
-) -> Result<Markup, PageError> {
+) -> Result<Response, PageError> {
     let templates = store::templates::list_templates(&state.db, &me.tenant, &me.customer)
         .await
         .map_err(web::internal(lang))?;
@@ -257,6 +257,12 @@ async fn home(
     let consents = store::consents::for_customer(&state.db, &me.tenant, &me.customer)
         .await
         .map_err(web::internal(lang))?;
+    let passkeys = crate::passkeys::service::list(&state, &me.tenant, &me.customer)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "passkeys could not be listed");
+            PageError::internal(lang)
+        })?;
     let csrf = me.user.csrf();
     let body = html! {
         (consents_section(&state, lang, &me, &consents))
@@ -299,11 +305,14 @@ async fn home(
                 button type="submit" data-testid="save-methods" { (lang.t("save")) }
             }
         }
+        (super::passkeys::section(lang, csrf, &passkeys))
         section #download {
             a.button.secondary href="/privacy/export.json" data-testid="download" { (lang.t("download")) }
         }
     };
-    Ok(web::page(lang, lang.t("privacy"), Some(&me.user), body))
+    Ok(super::passkeys::with_script_csp(
+        web::page(lang, lang.t("privacy"), Some(&me.user), body).into_response(),
+    ))
 }
 
 /// Checkbox forms repeat `method`; parsed by hand since `Form` keeps only the last value.
@@ -427,6 +436,12 @@ async fn export(
     let consents = store::consents::for_customer(&state.db, &me.tenant, &me.customer)
         .await
         .map_err(web::internal(lang))?;
+    let passkeys = crate::passkeys::service::list(&state, &me.tenant, &me.customer)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "passkeys could not be listed");
+            PageError::internal(lang)
+        })?;
     let mut receipts = Vec::with_capacity(consents.len());
     for c in &consents {
         let signed = consent_service::receipt(&state, &me.tenant, &c.consent_id)
@@ -489,6 +504,8 @@ async fn export(
             "end_reason": c.end_reason,
             "ledger_index": c.ledger_index,
         })).collect::<Vec<_>>(),
+        // Passkeys as metadata: the public key says nothing about the customer.
+        "passkeys": passkeys,
         "receipts": receipts,
         "log_entries": entries,
     });

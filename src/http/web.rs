@@ -238,13 +238,14 @@ impl FromRequestParts<AppState> for CustomerUser {
     }
 }
 
-/// Security headers for every HTML page: a CSP that allows no script at all and no framing,
+/// Security headers for every HTML page: a CSP that allows no script (unless the page set its
+/// own same-origin-script policy) and no framing,
 /// no referrer (links carry tokens), and no caching of personal pages.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    // A page that needs its own script (the agent's live view) sets a stricter-than-default
-    // policy itself; every other page gets no script at all.
+    // A page that needs its own script (the agent's live view, passkeys) sets its own, still
+    // strict, policy; every other page gets no script at all.
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \

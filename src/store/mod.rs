@@ -14,6 +14,7 @@ pub mod customers;
 pub mod factors;
 pub mod ledger;
 pub mod lockout;
+pub mod passkeys;
 pub mod policies;
 pub mod rate_limits;
 pub mod sessions;

@@ -15,6 +15,7 @@ mod customer_links;
 mod integrity;
 mod keystroke;
 mod ledger;
+mod passkeys;
 mod policies;
 mod sessions;
 mod signing;

@@ -219,6 +219,21 @@ pub(crate) async fn staff_session(app: &TestApp, p: &Provider, roles: Value) -> 
     cookie_pair(set_cookie(&resp, "tl_session=").expect("session cookie"))
 }
 
+/// A customer signed in to the privacy centre through the provider (the OIDC login), for
+/// other areas' tests (passkeys); returns the session cookie.
+pub(crate) async fn customer_session(app: &TestApp, p: &Provider, customer: &str) -> String {
+    let started = begin(app, "/privacy/acme/login").await;
+    *p.next_claims.lock().unwrap() = Some(claims(
+        p,
+        &started.nonce,
+        json!({"sub": format!("u-{customer}"), "customer_ref": customer}),
+    ));
+    let resp = callback(app, &started, &started.state).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/privacy");
+    cookie_pair(set_cookie(&resp, "tl_session=").expect("session cookie"))
+}
+
 async fn customer_link_session(app: &TestApp, p: &Provider, key: &str, customer: &str) -> String {
     crate::customer_links::privacy_link_session(app, p, key, customer).await
 }
