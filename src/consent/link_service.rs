@@ -70,6 +70,10 @@ pub struct LinkRequested {
     /// The same link for a customer already in the tenant's app or web chat (open it in the
     /// app's web view). It still needs the code the agent reads out.
     pub embed_url: String,
+    /// SHA-256 of the link's token (kept by the passkey step-up request; never serialised).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub token_hash: String,
 }
 
 fn link_state(l: &StoredLink) -> LinkState {
@@ -131,6 +135,7 @@ pub async fn request(
         now,
     )?;
     let token = random_token().map_err(|_| LinkError::Random)?;
+    let hashed = token_hash(&token);
     let code = codes::numeric_code(CODE_DIGITS).map_err(|_| LinkError::Random)?;
     let link_id = hex::encode(codes::random_bytes::<12>().map_err(|_| LinkError::Random)?);
     let outbox_id = hex::encode(codes::random_bytes::<12>().map_err(|_| LinkError::Random)?);
@@ -177,7 +182,7 @@ pub async fn request(
             purpose: purpose.as_str(),
             customer_ref: &session.customer_ref,
             session_id,
-            token_hash: &token_hash(&token),
+            token_hash: &hashed,
             agent_code: code.as_str(),
             minted_by,
             created_at: now,
@@ -194,6 +199,7 @@ pub async fn request(
         expires_at,
         delivery,
         embed_url: format!("{url}?view=embed"),
+        token_hash: hashed,
     })
 }
 
@@ -256,6 +262,10 @@ pub async fn redeem(state: &AppState, token: &str, code: &str) -> Result<StoredL
     let link = find(state, token).await?;
     let now = now_ms();
     links::check_open(&link_state(&link), now)?;
+    if !LinkPurpose::parse(&link.purpose).is_some_and(LinkPurpose::redeemed_by_code) {
+        // A passkey link is confirmed by the passkey alone, never by a code.
+        return Err(LinkRefusal::Invalid.into());
+    }
     let expected = link.agent_code.clone().unwrap_or_default();
     if !links::code_matches(&expected, code) {
         let attempts = store::customer_links::count_wrong_code(
@@ -311,6 +321,52 @@ pub async fn redeem(state: &AppState, token: &str, code: &str) -> Result<StoredL
     )
     .await?;
     metrics::counter!("trustline_customer_links_total", "event" => "redeemed", "purpose" => link.purpose.clone()).increment(1);
+    Ok(link)
+}
+
+/// Redeem a passkey link once its passkey assertion was verified (single use, like a code
+/// redemption, and logged the same way with the passkey that confirmed it).
+pub async fn redeem_by_passkey(
+    state: &AppState,
+    token: &str,
+    passkey_id: &str,
+) -> Result<StoredLink, LinkError> {
+    let link = find(state, token).await?;
+    let now = now_ms();
+    links::check_open(&link_state(&link), now)?;
+    if link.purpose != LinkPurpose::Passkey.as_str() {
+        return Err(LinkRefusal::Invalid.into());
+    }
+    if !store::customer_links::redeem(
+        &state.db,
+        &link.tenant_id,
+        &link.link_id,
+        MAX_CODE_ATTEMPTS,
+        now,
+    )
+    .await?
+    {
+        return Err(LinkRefusal::Used.into());
+    }
+    log(
+        state,
+        &link,
+        "customer_link_redeemed",
+        json!({
+            "minted_by": link.minted_by,
+            "redeemed_by": "passkey",
+            "passkey_id": passkey_id,
+        }),
+    )
+    .await?;
+    metrics::counter!("trustline_customer_links_total", "event" => "redeemed", "purpose" => link.purpose.clone()).increment(1);
+    Ok(link)
+}
+
+/// A usable link by its token, without logging an open (the passkey page's JSON calls).
+pub async fn usable(state: &AppState, token: &str) -> Result<StoredLink, LinkError> {
+    let link = find(state, token).await?;
+    links::check_open(&link_state(&link), now_ms())?;
     Ok(link)
 }
 
@@ -564,7 +620,8 @@ pub async fn agent_links(
             Ok(()) if link.opened_at.is_some() => "opened",
             Ok(()) => "pending",
         };
-        let code = if matches!(status, "pending" | "opened") {
+        let by_code = LinkPurpose::parse(&link.purpose).is_some_and(LinkPurpose::redeemed_by_code);
+        let code = if by_code && matches!(status, "pending" | "opened") {
             if store::customer_links::mark_code_shown(&state.db, tenant, &link.link_id, agent)
                 .await?
             {

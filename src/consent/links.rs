@@ -31,6 +31,10 @@ pub enum LinkPurpose {
     Camera,
     /// The customer's privacy centre.
     Privacy,
+    /// A step-up the customer approves with a passkey (`passkeys::stepup`). The passkey
+    /// assertion is the confirmation only the customer can give, so this link is never
+    /// redeemed with the agent's code (and the agent is shown none).
+    Passkey,
 }
 
 impl LinkPurpose {
@@ -38,12 +42,19 @@ impl LinkPurpose {
         match self {
             LinkPurpose::Camera => "camera",
             LinkPurpose::Privacy => "privacy",
+            LinkPurpose::Passkey => "passkey",
         }
+    }
+    /// Is the link redeemed with the code the agent reads out? (Not a passkey link: the
+    /// passkey confirms it.)
+    pub fn redeemed_by_code(self) -> bool {
+        self != LinkPurpose::Passkey
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "camera" => Some(LinkPurpose::Camera),
             "privacy" => Some(LinkPurpose::Privacy),
+            "passkey" => Some(LinkPurpose::Passkey),
             _ => None,
         }
     }
@@ -127,8 +138,9 @@ pub struct SessionFacts<'a> {
     pub expires_at: i64,
 }
 
-/// May a link of `purpose` be minted for this session now? Camera links need a live session
-/// (the customer decides on their own phone, confirmed by the code); privacy links also need
+/// May a link of `purpose` be minted for this session now? Camera and passkey links need a live
+/// session (the customer decides on their own phone, confirmed by the code or the passkey);
+/// privacy links also need
 /// the customer verified, recently.
 pub fn check_mint(
     purpose: LinkPurpose,
@@ -208,6 +220,9 @@ mod tests {
             Err(MintRefusal::NotVerified)
         );
         assert_eq!(check_mint(LinkPurpose::Camera, &step_up, now), Ok(()));
+        assert_eq!(check_mint(LinkPurpose::Passkey, &step_up, now), Ok(()));
+        assert!(!LinkPurpose::Passkey.redeemed_by_code());
+        assert!(LinkPurpose::Privacy.redeemed_by_code());
         let stale = SessionFacts {
             verified_at: Some(now - PRIVACY_LINK_MAX_VERIFIED_AGE_MS - 1),
             ..verified

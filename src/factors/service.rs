@@ -266,6 +266,11 @@ pub async fn verify(
     }
     let now = now_ms();
     match kind {
+        // Not a code: approved on the customer's device (`passkeys::stepup`).
+        FactorKind::Passkey => Err(FactorError::Invalid(
+            "a passkey is not typed in: ask for it with POST /v1/sessions/{id}/passkey-requests"
+                .into(),
+        )),
         FactorKind::Totp => {
             let stored = store::factors::totp(&state.db, tenant, customer)
                 .await?

@@ -431,7 +431,8 @@ pub async fn camera_grant(
 
 /// Server-sent events for one session: `consent_granted`, `consent_withdrawn` (stop the
 /// camera at once), `consent_expired` (scope `consent`); and, from a live voice stream on this
-/// instance, `voice_progress`, `verified`, `no_match`, `voice_stream_ended` (scope `sessions`).
+/// instance, `voice_progress`, `verified`, `no_match`, `voice_stream_ended`, and
+/// `passkey_approved` (a passkey step-up approved on the customer's phone; scope `sessions`).
 /// A key with either scope may listen and gets the events its scopes cover.
 #[utoipa::path(get, path = "/v1/sessions/{session_id}/events", tag = "consent", security(("api_key" = [])),
     params(("session_id" = String, Path)),
@@ -445,12 +446,11 @@ pub async fn session_events(
     let session = parse_session(&session_id)?;
     let consent = caller.require(Scope::Consent).is_ok();
     let receiver = state.consents.hub.subscribe();
-    let voice = caller
-        .require(Scope::Sessions)
-        .is_ok()
-        .then(|| state.voice_streams.subscribe());
+    let sessions = caller.require(Scope::Sessions).is_ok();
+    let voice = sessions.then(|| state.voice_streams.subscribe());
     let listener = Listener {
         consent,
+        sessions,
         voice,
         receiver,
         state,
@@ -471,6 +471,8 @@ pub async fn session_events(
 struct Listener {
     /// The caller may see consent events (scope `consent`).
     consent: bool,
+    /// The caller may see session events (scope `sessions`): voice streams, passkey step-ups.
+    sessions: bool,
     /// Voice stream events, when the caller has scope `sessions`.
     voice: Option<tokio::sync::broadcast::Receiver<crate::biometrics::voice::live::VoiceEvent>>,
     receiver: tokio::sync::broadcast::Receiver<crate::consent::events::SessionEvent>,
@@ -520,8 +522,19 @@ impl Listener {
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => self.voice = None,
                 },
-                received = self.receiver.recv(), if self.consent => match received {
-                    Ok(ev) if ev.tenant == self.tenant.as_str() && ev.session_id == self.session => {
+                received = self.receiver.recv(), if self.consent || self.sessions => match received {
+                    // A passkey step-up approved on the customer's phone (scope `sessions`).
+                    Ok(ev) if ev.tenant == self.tenant.as_str() && ev.session_id == self.session
+                        && ev.event == "passkey_approved" => {
+                        if self.sessions && self.seen.insert((ev.event, ev.consent_id.clone()))
+                            && let Ok(e) = Event::default().event(ev.event).json_data(
+                                json!({"event": ev.event, "request_id": ev.consent_id, "at": ev.at}),
+                            )
+                        {
+                            return Some(e);
+                        }
+                    }
+                    Ok(ev) if self.consent && ev.tenant == self.tenant.as_str() && ev.session_id == self.session => {
                         if let Some(e) = self.event(ev.event, &ev.consent_id, &ev.purpose, ev.at) {
                             return Some(e);
                         }

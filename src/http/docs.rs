@@ -45,6 +45,8 @@ use crate::AppState;
         super::customer_links::camera_consent_request,
         super::customer_links::privacy_link_request,
         super::customer_links::camera_choice,
+        super::passkeys::request_step_up,
+        super::passkeys::step_up_status,
         super::consent::session_events,
         super::voice_stream::voice_stream,
         super::consent::tree_head,

@@ -240,6 +240,27 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Passkeys need JavaScript in this browser.",
         "Passkeys hebben JavaScript nodig in deze browser.",
     ),
+    (
+        "passkey_approve_title",
+        "Approve with your passkey",
+        "Goedkeuren met uw passkey",
+    ),
+    (
+        "passkey_approve_explain",
+        "You are talking to us right now, and we ask you to confirm it is you. Check that the code below is the one you hear, then approve with your passkey (your screen lock).",
+        "U spreekt nu met ons en wij vragen u te bevestigen dat u het bent. Controleer of de code hieronder de code is die u hoort, en keur dan goed met uw passkey (uw schermvergrendeling).",
+    ),
+    ("passkey_binding_code", "Code", "Code"),
+    (
+        "passkey_approve",
+        "Approve with passkey",
+        "Goedkeuren met passkey",
+    ),
+    (
+        "passkey_approved",
+        "Approved. You can return to the conversation.",
+        "Goedgekeurd. U kunt terug naar het gesprek.",
+    ),
     // Console
     ("events", "Audit events", "Auditgebeurtenissen"),
     ("search", "Search", "Zoeken"),

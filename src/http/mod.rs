@@ -62,7 +62,8 @@ pub fn app(state: AppState) -> Router {
         .merge(consent::router())
         .merge(checkpoint::router())
         .merge(voice::router())
-        .merge(voice_stream::router());
+        .merge(voice_stream::router())
+        .merge(passkeys::platform_router());
 
     // People-facing pages: HTML, strict security headers, no scripts (except the one same-origin
     // passkey script on the pages that need WebAuthn: `passkeys::SCRIPT_CSP`).

@@ -304,3 +304,76 @@ pub fn section(lang: Lang, csrf: &str, passkeys: &[service::PasskeySummary]) -> 
         script src="/static/passkey.js" defer {}
     }
 }
+
+/// The platform's side of a passkey step-up (CIBA): ask, then read the outcome.
+pub fn platform_router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/sessions/{session_id}/passkey-requests",
+            post(request_step_up),
+        )
+        .route(
+            "/sessions/{session_id}/passkey-requests/{request_id}",
+            axum::routing::get(step_up_status),
+        )
+}
+
+fn parse_session(raw: &str) -> Result<&str, Problem> {
+    if (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(raw)
+    } else {
+        Err(Problem::bad_request(
+            "a session id is 1-64 printable ASCII characters",
+        ))
+    }
+}
+
+/// Ask the customer of a live session to approve a step-up with their passkey on their own
+/// phone (the CIBA pattern). trustline sends a single-use link (5 minutes, never beyond the
+/// session) through the tenant's webhook (event `customer_link`, purpose `passkey`) and answers
+/// the same link for a customer already in the tenant's app, with a binding code the agent may
+/// read out. When the customer approves, the session gets the `passkey` factor: the session's
+/// decision is updated (`GET /v1/sessions/{id}`) and its event stream sends `passkey_approved`.
+/// The customer must have registered a passkey in the privacy centre
+/// (`422 passkey_not_registered` otherwise). Requires scope `sessions`.
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/passkey-requests", tag = "platform",
+    security(("api_key" = [])), params(("session_id" = String, Path)),
+    responses((status = 202, body = crate::passkeys::stepup::PasskeyRequestView),
+        (status = 404, body = Problem), (status = 410, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn request_step_up(
+    State(state): State<AppState>,
+    caller: super::extract::PlatformCaller,
+    Path(session_id): Path<String>,
+) -> Result<Response, Response> {
+    caller
+        .require(crate::tenants::Scope::Sessions)
+        .map_err(IntoResponse::into_response)?;
+    let session = parse_session(&session_id).map_err(IntoResponse::into_response)?;
+    let requested =
+        crate::passkeys::stepup::request(&state, &caller.tenant, &caller.key_id, session)
+            .await
+            .map_err(super::customer_pages::step_up_problem)?;
+    Ok((StatusCode::ACCEPTED, Json(requested)).into_response())
+}
+
+/// A passkey request's status: `pending`, `approved` or `expired`. Requires scope `sessions`.
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/passkey-requests/{request_id}",
+    tag = "platform", security(("api_key" = [])),
+    params(("session_id" = String, Path), ("request_id" = String, Path)),
+    responses((status = 200, body = crate::passkeys::stepup::PasskeyRequestView),
+        (status = 404, body = Problem)))]
+pub async fn step_up_status(
+    State(state): State<AppState>,
+    caller: super::extract::PlatformCaller,
+    Path((session_id, request_id)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    caller
+        .require(crate::tenants::Scope::Sessions)
+        .map_err(IntoResponse::into_response)?;
+    let session = parse_session(&session_id).map_err(IntoResponse::into_response)?;
+    let status = crate::passkeys::stepup::status(&state, &caller.tenant, session, &request_id)
+        .await
+        .map_err(super::customer_pages::step_up_problem)?;
+    Ok(Json(status).into_response())
+}

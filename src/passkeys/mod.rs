@@ -12,6 +12,7 @@
 //! assertion satisfies AAL2 on its own.
 
 pub mod service;
+pub mod stepup;
 
 use std::fmt;
 

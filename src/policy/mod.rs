@@ -439,11 +439,13 @@ fn check_rules(
             .step_up_factors
             .iter()
             .any(|f| f.category() != FactorCategory::Possession);
-        if !possession || !other {
+        // A multi-factor authenticator (a passkey) reaches it alone (NIST SP 800-63B-4).
+        let alone = rules.step_up_factors.iter().any(|f| f.is_multi_factor());
+        if !alone && (!possession || !other) {
             return Err(bad(
                 "multi_factor cannot be reached with these step_up_factors: it needs a \
                  possession factor (totp, one_time_code, recovery_code) and a second category \
-                 (pin)"
+                 (pin), or a passkey"
                     .into(),
             ));
         }

@@ -46,7 +46,7 @@ fn shipped_policies_load_with_ids_versions_and_hashes() {
     for sector in Sector::ALL {
         let p = set.sector(sector);
         assert_eq!(p.id, sector.as_str());
-        assert_eq!(p.version, "1.1.0");
+        assert_eq!(p.version, "1.2.0");
         assert_eq!(p.hash.len(), 64);
         assert_eq!(p.channels.len(), Channel::ALL.len());
     }
@@ -127,11 +127,19 @@ fn impossible_thresholds_are_refused() {
     // multi-factor with only a PIN cannot be reached
     let files = with_file("finance.toml", |s| {
         s.replace(
-            "step_up_factors = [\"totp\", \"one_time_code\", \"pin\", \"recovery_code\"]",
+            "step_up_factors = [\"totp\", \"one_time_code\", \"pin\", \"recovery_code\", \"passkey\"]",
             "step_up_factors = [\"pin\"]",
         )
     });
     assert!(err_of(&files, &[]).contains("cannot be reached"));
+    // ...but a passkey alone reaches it (a multi-factor cryptographic authenticator).
+    let files = with_file("finance.toml", |s| {
+        s.replace(
+            "step_up_factors = [\"totp\", \"one_time_code\", \"pin\", \"recovery_code\", \"passkey\"]",
+            "step_up_factors = [\"passkey\"]",
+        )
+    });
+    assert!(PolicySet::from_files(&files, &[]).is_ok());
     // more than 5 biometric failures
     let files = with_file("retail.toml", |s| {
         s.replace(
@@ -142,7 +150,7 @@ fn impossible_thresholds_are_refused() {
     assert!(err_of(&files, &[]).contains("biometric_max_consecutive_failures"));
     let files = with_file("retail.toml", |s| {
         s.replace(
-            "step_up_factors = [\"totp\", \"one_time_code\", \"pin\", \"recovery_code\"]",
+            "step_up_factors = [\"totp\", \"one_time_code\", \"pin\", \"recovery_code\", \"passkey\"]",
             "step_up_factors = []",
         )
     });
@@ -189,7 +197,7 @@ code_free_attempts = 2
     let tenant: TenantId = "acme-shop".parse().unwrap();
     let p = set.for_tenant(&tenant, Sector::Retail).unwrap();
     assert_eq!(p.id, "retail+acme-shop");
-    assert_eq!(p.version, "1.1.0+2");
+    assert_eq!(p.version, "1.2.0+2");
     assert_ne!(p.hash, set.sector(Sector::Retail).hash);
     let chat = p.channel(Channel::Chat);
     assert!(!chat.passive_alone);

@@ -148,14 +148,18 @@ pub enum FactorKind {
     OneTimeCode,
     Pin,
     RecoveryCode,
+    /// A passkey (WebAuthn) assertion with user verification, approved on the customer's own
+    /// device through a step-up request (`POST /v1/sessions/{id}/passkey-requests`).
+    Passkey,
 }
 
 impl FactorKind {
-    pub const ALL: [FactorKind; 4] = [
+    pub const ALL: [FactorKind; 5] = [
         FactorKind::Totp,
         FactorKind::OneTimeCode,
         FactorKind::Pin,
         FactorKind::RecoveryCode,
+        FactorKind::Passkey,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -163,22 +167,39 @@ impl FactorKind {
             FactorKind::OneTimeCode => "one_time_code",
             FactorKind::Pin => "pin",
             FactorKind::RecoveryCode => "recovery_code",
+            FactorKind::Passkey => "passkey",
         }
     }
     pub fn category(self) -> FactorCategory {
         match self {
             // A recovery code is a NIST "look-up secret": something you have.
-            FactorKind::Totp | FactorKind::OneTimeCode | FactorKind::RecoveryCode => {
-                FactorCategory::Possession
-            }
+            // A passkey is the device holding the private key (unlocked on the device itself).
+            FactorKind::Totp
+            | FactorKind::OneTimeCode
+            | FactorKind::RecoveryCode
+            | FactorKind::Passkey => FactorCategory::Possession,
             FactorKind::Pin => FactorCategory::Knowledge,
         }
     }
+    /// A multi-factor authenticator on its own? NIST SP 800-63B-4: a multi-factor
+    /// cryptographic authenticator (a private key activated by something you know or are, on
+    /// the device) is multi-factor by itself. A passkey ceremony always requires user
+    /// verification (webauthn-rs refuses an assertion without the UV flag), so it is one.
+    pub fn is_multi_factor(self) -> bool {
+        self == FactorKind::Passkey
+    }
+    /// Is the factor a code typed into `POST /v1/sessions/{id}/factors/{kind}`? A passkey is
+    /// approved on the customer's device instead.
+    pub fn is_code(self) -> bool {
+        self != FactorKind::Passkey
+    }
     /// RFC 8176 `amr`: `otp` for one-time passwords (TOTP, delivered codes, recovery codes —
-    /// each usable once), `pin` for the PIN.
+    /// each usable once), `pin` for the PIN, `hwk` ("proof-of-possession of a hardware-secured
+    /// key") for a passkey (the authenticator's key; RFC 8176 has no value for a synced one).
     pub fn amr(self) -> &'static str {
         match self {
             FactorKind::Pin => "pin",
+            FactorKind::Passkey => "hwk",
             _ => "otp",
         }
     }

@@ -411,7 +411,10 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
     // voice-based comparison never counts (`Modality::may_be_authentication_factor`).
     let biometric_factor = fused.factor.is_some_and(|f| f <= NIST_MAX_FMR);
 
-    let level = if possession && (knowledge || biometric_factor) {
+    // NIST SP 800-63B-4: a multi-factor cryptographic authenticator (a passkey with user
+    // verification) is multi-factor on its own.
+    let multi_factor_authenticator = succeeded.iter().any(|f| f.is_multi_factor());
+    let level = if multi_factor_authenticator || (possession && (knowledge || biometric_factor)) {
         Assurance::MultiFactor
     } else if possession || knowledge {
         Assurance::SingleFactor

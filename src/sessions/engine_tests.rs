@@ -46,7 +46,13 @@ fn bad(kind: FactorKind) -> FactorAttempt {
     }
 }
 
-const ALL_FACTORS: [FactorKind; 4] = FactorKind::ALL;
+/// Every code factor (a passkey is added where a test is about it).
+const ALL_FACTORS: [FactorKind; 4] = [
+    FactorKind::Totp,
+    FactorKind::OneTimeCode,
+    FactorKind::Pin,
+    FactorKind::RecoveryCode,
+];
 
 fn run(sector: Sector, channel: Channel, c: &CustomerState, e: &Evidence) -> Decision {
     let set = policies();
@@ -524,4 +530,50 @@ fn a_replay_alert_is_a_presentation_attack_under_the_same_policy() {
         Channel::Voice,
         &replayed
     ));
+}
+
+/// NIST SP 800-63B-4: a passkey (user verification required) is a multi-factor cryptographic
+/// authenticator: alone it reaches multi-factor, in every sector, and is offered for a step-up
+/// only to a customer who has one.
+#[test]
+fn a_passkey_alone_is_multi_factor_and_offered_only_when_registered() {
+    let with_passkey = customer(&["code_only"], &[], &[FactorKind::Passkey, FactorKind::Pin]);
+    let without = customer(&["code_only"], &[], &[FactorKind::Pin]);
+    for sector in Sector::ALL {
+        let asked = run(sector, Channel::Voice, &with_passkey, &Evidence::default());
+        assert_eq!(asked.outcome, Outcome::StepUpRequired, "{sector}");
+        assert!(
+            asked
+                .step_up
+                .unwrap()
+                .factors
+                .contains(&FactorKind::Passkey),
+            "{sector}"
+        );
+        let not_offered = run(sector, Channel::Voice, &without, &Evidence::default());
+        assert!(
+            not_offered
+                .step_up
+                .is_none_or(|s| !s.factors.contains(&FactorKind::Passkey)),
+            "{sector}"
+        );
+        let e = Evidence {
+            biometrics: vec![],
+            factors: vec![ok(FactorKind::Passkey)],
+        };
+        let d = run(sector, Channel::Voice, &with_passkey, &e);
+        assert_eq!(d.outcome, Outcome::Verified, "{sector}");
+        assert_eq!(d.assurance, Assurance::MultiFactor, "{sector}");
+        assert_eq!(d.amr, vec!["hwk", "mfa"], "{sector}");
+        // A failed passkey attempt counts as nothing but a failure.
+        let failed = Evidence {
+            biometrics: vec![],
+            factors: vec![bad(FactorKind::Passkey)],
+        };
+        assert_eq!(
+            run(sector, Channel::Voice, &with_passkey, &failed).outcome,
+            Outcome::StepUpRequired,
+            "{sector}"
+        );
+    }
 }

@@ -325,7 +325,7 @@ fn rule_non_biometric_alternative_always_offered() {
         }
         let files = edited(sector, |t| {
             t.replacen(
-                "step_up_factors = [\"totp\", \"one_time_code\", \"pin\", \"recovery_code\"]",
+                "step_up_factors = [\"totp\", \"one_time_code\", \"pin\", \"recovery_code\", \"passkey\"]",
                 "step_up_factors = []",
                 1,
             )

@@ -44,7 +44,7 @@ pub const MAX_EVIDENCE_ITEMS: usize = 64;
 pub enum SessionError {
     #[error("unknown channel `{0}` (expected voice, chat, web or video)")]
     UnknownChannel(String),
-    #[error("unknown factor `{0}` (expected totp, one_time_code, pin or recovery_code)")]
+    #[error("unknown factor `{0}` (expected totp, one_time_code, pin, recovery_code or passkey)")]
     UnknownFactor(String),
     #[error("no such session")]
     NotFound,
@@ -183,12 +183,14 @@ fn customer_state(ctx: store::sessions::DecisionContext) -> CustomerState {
         .into_iter()
         .filter(|m| ctx.templates.iter().any(|t| t == m.as_str()))
         .collect();
-    // One-time codes count only when the tenant's webhook can deliver them.
+    // One-time codes count only when the tenant's webhook can deliver them; so does a passkey
+    // (its step-up link reaches the customer's phone through the webhook).
     let factors = [
         (FactorKind::Totp, ctx.totp),
         (FactorKind::OneTimeCode, ctx.webhook),
         (FactorKind::Pin, ctx.pin),
         (FactorKind::RecoveryCode, ctx.recovery_codes),
+        (FactorKind::Passkey, ctx.passkey && ctx.webhook),
     ]
     .into_iter()
     .filter_map(|(kind, present)| present.then_some(kind))
@@ -705,6 +707,12 @@ pub async fn submit_factor(
     kind: FactorKind,
     code: Zeroizing<String>,
 ) -> Result<SessionView, SessionError> {
+    if !kind.is_code() {
+        return Err(SessionError::Factor(FactorError::Invalid(
+            "a passkey is not typed in: ask for it with POST /v1/sessions/{id}/passkey-requests"
+                .into(),
+        )));
+    }
     let (_, customer, _) = live(state, tenant, session_id).await?;
     let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
     if !customer_state.registered {
@@ -762,6 +770,39 @@ pub async fn submit_factor(
         session_id,
         |e| e.factors.push(attempt),
         reasons,
+    )
+    .await
+}
+
+/// A passkey step-up the customer approved on their device (`passkeys::stepup`, after
+/// webauthn-rs verified the assertion against this session's request): counted as a successful
+/// `passkey` factor, logged, re-decided.
+pub async fn passkey_approved(
+    state: &AppState,
+    tenant: &TenantId,
+    session_id: &str,
+) -> Result<SessionView, SessionError> {
+    let (_, customer, _) = live(state, tenant, session_id).await?;
+    audit::factor_attempt(
+        state,
+        tenant,
+        &customer,
+        session_id,
+        FactorKind::Passkey,
+        "success",
+    )
+    .await?;
+    let attempt = FactorAttempt {
+        kind: FactorKind::Passkey,
+        success: true,
+        at_ms: now_ms(),
+    };
+    update_with(
+        state,
+        tenant,
+        session_id,
+        |e| e.factors.push(attempt),
+        Vec::new(),
     )
     .await
 }

@@ -234,3 +234,99 @@ pub async fn take_ceremony(
         expires_at: row.try_get("expires_at")?,
     }))
 }
+
+/// A step-up request (CIBA): the platform asked, the customer approves with a passkey. The
+/// request id is the id of the customer link that reaches the customer.
+#[derive(Debug, Clone)]
+pub struct PasskeyRequest {
+    pub request_id: String,
+    pub session_id: String,
+    pub customer_ref: String,
+    pub binding_code: String,
+    /// pending | approved
+    pub status: String,
+    pub requested_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub decided_at: Option<i64>,
+    pub passkey_id: Option<String>,
+}
+
+pub async fn insert_request(
+    db: &Db,
+    tenant: &TenantId,
+    r: &PasskeyRequest,
+    token_hash: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO passkey_requests (tenant_id, request_id, session_id, customer_ref, \
+         token_hash, binding_code, status, requested_by, created_at, expires_at, decided_at, \
+         passkey_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)",
+    )
+    .bind(tenant.as_str())
+    .bind(&r.request_id)
+    .bind(&r.session_id)
+    .bind(&r.customer_ref)
+    .bind(token_hash)
+    .bind(&r.binding_code)
+    .bind(&r.status)
+    .bind(&r.requested_by)
+    .bind(r.created_at)
+    .bind(r.expires_at)
+    .execute(&db.pool)
+    .await
+    .map_err(StoreError::from_insert)?;
+    Ok(())
+}
+
+pub async fn request(
+    db: &Db,
+    tenant: &TenantId,
+    request_id: &str,
+) -> Result<Option<PasskeyRequest>, StoreError> {
+    let row = sqlx::query(
+        "SELECT request_id, session_id, customer_ref, binding_code, status, requested_by, \
+         created_at, expires_at, decided_at, passkey_id FROM passkey_requests \
+         WHERE tenant_id = $1 AND request_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(request_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| {
+        Ok(PasskeyRequest {
+            request_id: r.try_get("request_id")?,
+            session_id: r.try_get("session_id")?,
+            customer_ref: r.try_get("customer_ref")?,
+            binding_code: r.try_get("binding_code")?,
+            status: r.try_get("status")?,
+            requested_by: r.try_get("requested_by")?,
+            created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+            decided_at: r.try_get("decided_at")?,
+            passkey_id: r.try_get("passkey_id")?,
+        })
+    })
+    .transpose()
+}
+
+/// pending → approved, once (conditional on the status and the deadline).
+pub async fn approve_request(
+    db: &Db,
+    tenant: &TenantId,
+    request_id: &str,
+    passkey_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE passkey_requests SET status = 'approved', decided_at = $1, passkey_id = $2 \
+         WHERE tenant_id = $3 AND request_id = $4 AND status = 'pending' AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(passkey_id)
+    .bind(tenant.as_str())
+    .bind(request_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -153,6 +153,8 @@ pub struct DecisionContext {
     pub recovery_codes: bool,
     /// The tenant has a webhook, so one-time codes can be delivered.
     pub webhook: bool,
+    /// At least one registered passkey.
+    pub passkey: bool,
     pub biometric_failures: i64,
     /// (factor, failures, last failure ms) per factor with a counter.
     pub factor_failures: Vec<(String, i64, i64)>,
@@ -176,6 +178,7 @@ pub async fn decision_context(
          (SELECT COUNT(*) FROM recovery_codes WHERE tenant_id = $1 AND customer_ref = $2 \
             AND used_at IS NULL) AS recovery, \
          (SELECT COUNT(*) FROM webhooks WHERE tenant_id = $1) AS webhook, \
+         (SELECT COUNT(*) FROM passkeys WHERE tenant_id = $1 AND customer_ref = $2) AS passkey, \
          (SELECT failures FROM lockout_biometric WHERE tenant_id = $1 AND customer_ref = $2) \
             AS biometric_failures, \
          lf.factor, lf.failures, lf.last_failure_at",
@@ -230,6 +233,7 @@ pub async fn decision_context(
         pin: count("pin")?,
         recovery_codes: count("recovery")?,
         webhook: count("webhook")?,
+        passkey: count("passkey")?,
         biometric_failures: first
             .try_get::<Option<i64>, _>("biometric_failures")?
             .unwrap_or(0),

@@ -50,6 +50,9 @@ const env = () => ({
   TRUSTLINE_LISTEN: new URL(base).host,
   TRUSTLINE_PUBLIC_URL: base,
   TRUSTLINE_COOKIE_SECURE: 'false',
+  // The webhook receiver of these tests listens on loopback: the operator allow-list lets it
+  // through the SSRF guard (as `webhook_allow_private` in a config file would).
+  TRUSTLINE_WEBHOOK_ALLOW_PRIVATE: '["127.0.0.0/8"]',
   TRUSTLINE_LOG_FORMAT: 'pretty',
   RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
   NO_COLOR: '1',

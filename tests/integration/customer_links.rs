@@ -79,14 +79,14 @@ async fn start_hook() -> (String, Hook) {
     (format!("http://{addr}/hook"), hook)
 }
 
-struct Fixture {
-    provider: Arc<Provider>,
-    key: String,
+pub(crate) struct Fixture {
+    pub(crate) provider: Arc<Provider>,
+    pub(crate) key: String,
     hook: Hook,
     webhook_secret: Vec<u8>,
 }
 
-async fn fixture(app: &TestApp) -> Fixture {
+pub(crate) async fn fixture(app: &TestApp) -> Fixture {
     let (provider, _) = setup(app).await;
     let key = app
         .tenant_with_key(
@@ -110,7 +110,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
 }
 
-async fn json_of(resp: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json_of(resp: reqwest::Response, status: u16) -> Value {
     let got = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(got, status, "{body}");
@@ -118,7 +118,7 @@ async fn json_of(resp: reqwest::Response, status: u16) -> Value {
 }
 
 /// A customer and a live session for them (no evidence yet: step-up required).
-async fn session(app: &TestApp, key: &str, cref: &str) -> String {
+pub(crate) async fn session(app: &TestApp, key: &str, cref: &str) -> String {
     let resp = app
         .put_json(
             &format!("/v1/customers/{cref}"),
@@ -142,7 +142,7 @@ async fn session(app: &TestApp, key: &str, cref: &str) -> String {
 
 /// Deliver queued webhook messages (what the outbox worker does) and return the links they
 /// carried, newest last.
-async fn delivered_links(app: &TestApp, f: &Fixture) -> Vec<Value> {
+pub(crate) async fn delivered_links(app: &TestApp, f: &Fixture) -> Vec<Value> {
     // The worker's guarded client and the operator's allow-list (loopback here), as `serve`
     // configures them: the SSRF guard refuses the receiver's 127.0.0.1 URL otherwise.
     let config = OutboxConfig {
@@ -164,7 +164,7 @@ async fn delivered_links(app: &TestApp, f: &Fixture) -> Vec<Value> {
         .collect()
 }
 
-fn token_of(url: &str) -> String {
+pub(crate) fn token_of(url: &str) -> String {
     url.rsplit_once("/l/").unwrap().1.to_string()
 }
 
@@ -280,7 +280,7 @@ async fn choose(
     post_form(app, page, Some(cookie), &fields).await
 }
 
-async fn log_kinds(app: &TestApp, sid: &str) -> Vec<String> {
+pub(crate) async fn log_kinds(app: &TestApp, sid: &str) -> Vec<String> {
     let filter = AuditFilter {
         session_id: Some(sid.to_string()),
         ..Default::default()

@@ -412,3 +412,350 @@ both_backends!(
         assert_eq!(passkeys_of(&app, "C-2002").await.len(), 1);
     }
 );
+
+/// The next server-sent event of this kind, as JSON.
+async fn next_event(stream: &mut reqwest::Response, kind: &str) -> Value {
+    let mut buf = String::new();
+    let marker = format!("event: {kind}");
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("stream open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(data) = buf
+            .split("\n\n")
+            .filter(|block| block.contains(&marker))
+            .find_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+        {
+            return serde_json::from_str(data).unwrap();
+        }
+    }
+}
+
+async fn post_link(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+both_backends!(
+    passkey_step_up_is_approved_on_the_customers_phone,
+    settings = settings,
+    |app: TestApp| async move {
+        use crate::customer_links::{
+            delivered_links, fixture, json_of, log_kinds, session, token_of,
+        };
+        let f = fixture(&app).await;
+
+        // No passkey yet: none is offered, and none can be asked for.
+        let sid = session(&app, &f.key, "C-1001").await;
+        let s = json_of(app.get(&format!("/v1/sessions/{sid}"), &f.key).await, 200).await;
+        assert_eq!(s["decision"]["outcome"], "step_up_required");
+        assert!(
+            !s["decision"]["step_up"]["factors"]
+                .to_string()
+                .contains("passkey")
+        );
+        let resp = app
+            .post_json(
+                &format!("/v1/sessions/{sid}/passkey-requests"),
+                &f.key,
+                json!({}),
+            )
+            .await;
+        expect_problem(resp, 422, "passkey_not_registered").await;
+        // A passkey is never typed in as a code.
+        let resp = app
+            .post_json(
+                &format!("/v1/sessions/{sid}/factors/passkey"),
+                &f.key,
+                json!({"code": "1"}),
+            )
+            .await;
+        expect_problem(resp, 400, "invalid_request").await;
+
+        // The customer registers one in the privacy centre; the next session offers it.
+        let me = Browser::sign_in(&app, &f.provider, "C-1001").await;
+        let (_, device) = me.register(&app, "my phone").await;
+        let sid = session(&app, &f.key, "C-1001").await;
+        let s = json_of(app.get(&format!("/v1/sessions/{sid}"), &f.key).await, 200).await;
+        assert!(
+            s["decision"]["step_up"]["factors"]
+                .to_string()
+                .contains("passkey")
+        );
+
+        // The platform listens to the session and asks.
+        let mut events = app
+            .client
+            .get(app.url(&format!("/v1/sessions/{sid}/events")))
+            .bearer_auth(&f.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.status(), 200);
+        let asked = json_of(
+            app.post_json(
+                &format!("/v1/sessions/{sid}/passkey-requests"),
+                &f.key,
+                json!({}),
+            )
+            .await,
+            202,
+        )
+        .await;
+        assert_eq!(asked["status"], "pending");
+        assert_eq!(asked["delivery"], "webhook");
+        let binding = asked["binding_code"].as_str().unwrap().to_string();
+        assert_eq!(binding.len(), 4);
+        let request_id = asked["request_id"].as_str().unwrap().to_string();
+        // Another tenant's key finds no such session.
+        let globex = app
+            .tenant_with_key(
+                "globex",
+                trustline::tenants::Sector::Retail,
+                &[trustline::tenants::Scope::Sessions],
+            )
+            .await;
+        let resp = app
+            .post_json(
+                &format!("/v1/sessions/{sid}/passkey-requests"),
+                &globex,
+                json!({}),
+            )
+            .await;
+        expect_problem(resp, 404, "session_not_found").await;
+        let resp = app
+            .get(
+                &format!("/v1/sessions/{sid}/passkey-requests/{request_id}"),
+                &globex,
+            )
+            .await;
+        expect_problem(resp, 404, "passkey_request_not_found").await;
+
+        // The link reaches the customer through the tenant's webhook.
+        let links = delivered_links(&app, &f).await;
+        let link = links
+            .iter()
+            .find(|l| l["purpose"] == "passkey")
+            .expect("passkey link");
+        assert_eq!(link["session_id"], sid.as_str());
+        let token = token_of(link["url"].as_str().unwrap());
+
+        // The phone opens it: who asks, the binding code, one button; only its own script.
+        let resp = app
+            .client
+            .get(app.url(&format!("/l/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("script-src 'self'"));
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("data-testid=\"passkey-approval\""));
+        assert!(html.contains(&format!("data-testid=\"binding-code\">{binding}<")));
+        // A passkey link is never redeemed with a code (it would sign the holder in).
+        let resp = crate::web_login::no_redirects()
+            .post(app.url(&format!("/l/{token}")))
+            .form(&[("code", "000000")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        assert!(resp.headers().get("set-cookie").is_none());
+
+        // Bad approvals change nothing: wrong origin, another customer's passkey.
+        let other = Browser::sign_in(&app, &f.provider, "C-2002").await;
+        let (_, other_device) = other.register(&app, "theirs").await;
+        let base = format!("/l/{token}/passkey");
+        for (dev, knobs, code) in [
+            (
+                &device,
+                json!({"origin": "https://phish.example"}),
+                "passkey_wrong_origin",
+            ),
+            (
+                &device,
+                json!({"rp_id": "phish.example"}),
+                "passkey_wrong_rp_id",
+            ),
+            (
+                &other_device,
+                json!({"ignore_allow_list": true}),
+                "passkey_not_allowed",
+            ),
+        ] {
+            let begun = json_of(
+                post_link(&app, &format!("{base}/options"), json!({})).await,
+                200,
+            )
+            .await;
+            let (assertion, _) = authenticator("get", &begun["options"], Some(dev), knobs);
+            let resp = post_link(
+                &app,
+                &format!("{base}/approve"),
+                json!({"ceremony_id": begun["ceremony_id"], "credential": assertion}),
+            )
+            .await;
+            expect_problem(resp, 400, code).await;
+        }
+        let status = json_of(
+            app.get(
+                &format!("/v1/sessions/{sid}/passkey-requests/{request_id}"),
+                &f.key,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(status["status"], "pending");
+        let s = json_of(app.get(&format!("/v1/sessions/{sid}"), &f.key).await, 200).await;
+        assert_eq!(s["decision"]["outcome"], "step_up_required");
+        // A ceremony of the privacy centre cannot be answered here (bound to its session).
+        let (ceremony, options) = me.start(&app, "/privacy/passkeys/authentication").await;
+        let (assertion, device) = authenticator("get", &options, Some(&device), json!({}));
+        let resp = post_link(
+            &app,
+            &format!("{base}/approve"),
+            json!({"ceremony_id": ceremony, "credential": assertion}),
+        )
+        .await;
+        expect_problem(resp, 409, "passkey_ceremony_invalid").await;
+
+        // The customer approves with their passkey.
+        let begun = json_of(
+            post_link(&app, &format!("{base}/options"), json!({})).await,
+            200,
+        )
+        .await;
+        let (assertion, device) = authenticator("get", &begun["options"], Some(&device), json!({}));
+        let approval = json!({"ceremony_id": begun["ceremony_id"], "credential": assertion});
+        let done = json_of(
+            post_link(&app, &format!("{base}/approve"), approval.clone()).await,
+            200,
+        )
+        .await;
+        assert_eq!(done["approved"], true);
+
+        // The platform hears it, and the session has the factor.
+        let event = next_event(&mut events, "passkey_approved").await;
+        assert_eq!(event["request_id"], request_id.as_str());
+        let s = json_of(app.get(&format!("/v1/sessions/{sid}"), &f.key).await, 200).await;
+        assert_eq!(s["decision"]["outcome"], "verified");
+        assert_eq!(s["decision"]["assurance"], "multi_factor");
+        assert_eq!(s["decision"]["amr"], json!(["hwk", "mfa"]));
+        assert!(s["decision"]["factors"].to_string().contains("passkey"));
+        assert!(s["assertion"].is_string());
+        let status = json_of(
+            app.get(
+                &format!("/v1/sessions/{sid}/passkey-requests/{request_id}"),
+                &f.key,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(status["status"], "approved");
+
+        // Replays: the same approval, and a new ceremony on the spent link.
+        let resp = post_link(&app, &format!("{base}/approve"), approval).await;
+        expect_problem(resp, 410, "link_used").await;
+        let resp = post_link(&app, &format!("{base}/options"), json!({})).await;
+        expect_problem(resp, 410, "link_used").await;
+        let resp = app
+            .client
+            .get(app.url(&format!("/l/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 410);
+        let kinds = log_kinds(&app, &sid).await;
+        for k in [
+            "customer_link_requested",
+            "customer_link_opened",
+            "customer_link_redeemed",
+            "factor_attempt",
+        ] {
+            assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+        }
+
+        // An expired request: the link and the request lapse (their deadline is moved into the
+        // past here, standing in for five minutes passing).
+        let sid = session(&app, &f.key, "C-1001").await;
+        let asked = json_of(
+            app.post_json(
+                &format!("/v1/sessions/{sid}/passkey-requests"),
+                &f.key,
+                json!({}),
+            )
+            .await,
+            202,
+        )
+        .await;
+        let request_id = asked["request_id"].as_str().unwrap().to_string();
+        let links = delivered_links(&app, &f).await;
+        let link = links
+            .iter()
+            .rev()
+            .find(|l| l["purpose"] == "passkey" && l["session_id"] == sid.as_str())
+            .unwrap();
+        let token = token_of(link["url"].as_str().unwrap());
+        let begun = json_of(
+            post_link(&app, &format!("/l/{token}/passkey/options"), json!({})).await,
+            200,
+        )
+        .await;
+        let past = store::now_ms() - 1;
+        for table in ["customer_links", "passkey_requests"] {
+            let column = if table == "customer_links" {
+                "link_id"
+            } else {
+                "request_id"
+            };
+            sqlx::query(&format!(
+                "UPDATE {table} SET expires_at = $1 WHERE tenant_id = 'acme' AND {column} = $2"
+            ))
+            .bind(past)
+            .bind(&request_id)
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+        }
+        let (assertion, _) = authenticator("get", &begun["options"], Some(&device), json!({}));
+        let resp = post_link(
+            &app,
+            &format!("/l/{token}/passkey/approve"),
+            json!({"ceremony_id": begun["ceremony_id"], "credential": assertion}),
+        )
+        .await;
+        expect_problem(resp, 410, "link_expired").await;
+        let resp = app
+            .client
+            .get(app.url(&format!("/l/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 410);
+        let status = json_of(
+            app.get(
+                &format!("/v1/sessions/{sid}/passkey-requests/{request_id}"),
+                &f.key,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(status["status"], "expired");
+        let s = json_of(app.get(&format!("/v1/sessions/{sid}"), &f.key).await, 200).await;
+        assert_eq!(s["decision"]["outcome"], "step_up_required");
+    }
+);

@@ -28,6 +28,11 @@ fn page(lang: Lang, brand: &str, link: &StoredLink, token: &str, error: Option<i
     let (title, explain) = match purpose {
         LinkPurpose::Camera => (lang.t("link_camera_title"), lang.t("link_camera_explain")),
         LinkPurpose::Privacy => (lang.t("link_privacy_title"), lang.t("link_privacy_explain")),
+        // Shown by `passkey::page` instead; never redeemed with a code.
+        LinkPurpose::Passkey => (
+            lang.t("passkey_approve_title"),
+            lang.t("passkey_approve_explain"),
+        ),
     };
     let body = html! {
         section.landing data-testid="landing" data-purpose=(purpose.as_str()) {
@@ -54,12 +59,16 @@ pub async fn show(
     State(state): State<AppState>,
     lang: Lang,
     Path(token): Path<String>,
-) -> Result<Markup, PageError> {
+) -> Result<Response, PageError> {
     let link = link_service::open(&state, &token)
         .await
         .map_err(|e| link_page_error(e, lang))?;
+    if link.purpose == LinkPurpose::Passkey.as_str() {
+        // A passkey link: the passkey confirms it, not the agent's code.
+        return super::passkey::page(&state, lang, &token, link).await;
+    }
     let brand = brand_name(&state, &link.tenant_id).await;
-    Ok(page(lang, &brand, &link, &token, None))
+    Ok(page(lang, &brand, &link, &token, None).into_response())
 }
 
 #[derive(Debug, Deserialize)]

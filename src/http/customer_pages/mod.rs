@@ -5,12 +5,15 @@
 mod agent;
 mod camera;
 mod landing;
+mod passkey;
+
+pub(crate) use passkey::step_up_problem;
 
 use axum::{
     Router,
     extract::FromRequestParts,
     http::{StatusCode, request::Parts},
-    routing::get,
+    routing::{get, post},
 };
 
 use super::{
@@ -27,6 +30,8 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/l/{token}", get(landing::show).post(landing::redeem))
+        .route("/l/{token}/passkey/options", post(passkey::options))
+        .route("/l/{token}/passkey/approve", post(passkey::approve))
         .route("/camera/{link_id}", get(camera::show).post(camera::decide))
         .route("/agent", get(agent::home))
         .route("/agent/session", get(agent::find))
