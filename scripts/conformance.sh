@@ -40,7 +40,7 @@ done
 KEY="$(grep -o 'tlk_[A-Za-z0-9_-]*' "$DIR/out" | head -1)"
 [ -n "$KEY" ] || { echo "no demo key printed" >&2; exit 1; }
 set +e
-"$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
+"$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
   --header "Authorization: Bearer $KEY" --checks all --max-examples "$MAX_EXAMPLES" \
   --max-time "$MAX_SECONDS" --seed 15 --workers 2 --request-timeout 20 \
   --no-color --output-truncate true 2>&1 | tee "$DIR/schemathesis.txt"

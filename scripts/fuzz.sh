@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh run SECONDS [TARGET…]  run targets one after another (default: all), each
 #                                          SECONDS long, under nice -n 19; prints per target
 #                                          executions, time and findings (crash files)
+#                                          (FUZZ_NO_BUILD=1: run what was built last)
 #
 # libFuzzer through libfuzzer-sys, instrumented as `cargo fuzz build -s none` does (SanitizerCoverage
 # inline 8-bit counters, PC table, compare tracing; debug assertions and overflow checks on), but
@@ -14,7 +15,7 @@
 # crashes land in fuzz/artifacts/<target>/. Every finding becomes a regression test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGETS=(audio_decode keystroke policy_files json_bodies merkle_proofs)
+TARGETS=(audio_decode keystroke policy_files json_bodies merkle_proofs checkpoints)
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
  -Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-sanitizer-coverage-stack-depth"
@@ -45,13 +46,17 @@ seed() {
       printf '\x04{"customer_ref":"c1","purpose":"camera","notice_version":"1","capture":{"method":"customer_device"}}' > "$dir/grant" ;;
     merkle_proofs)
       head -c 200 /dev/urandom > "$dir/random" ;;
+    checkpoints)
+      printf 'example.com/log\n7\n%s\n\n\xe2\x80\x94 example.com/log %s\n' \
+        "$(head -c 32 /dev/zero | base64)" "$(head -c 68 /dev/zero | base64 -w0)" > "$dir/checkpoint"
+      head -c 64 /dev/urandom > "$dir/random" ;;
   esac
 }
 
 run() {
   local secs=$1; shift
   local targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")
-  build
+  [ -n "${FUZZ_NO_BUILD:-}" ] || build
   printf '%-14s %12s %8s %9s\n' target executions seconds findings
   for t in "${targets[@]}"; do
     seed "$t"

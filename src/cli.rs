@@ -273,9 +273,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bona_fide,
             attacks,
             telephone,
+            head,
+            features,
         }) => {
             let summary = tokio::task::spawn_blocking(move || {
-                crate::eval::spoof::run(&settings, &bona_fide, &attacks, telephone)
+                crate::eval::spoof::run(
+                    &settings,
+                    &bona_fide,
+                    &attacks,
+                    telephone,
+                    head,
+                    features.as_deref(),
+                )
             })
             .await??;
             println!("{summary}");

@@ -6,7 +6,10 @@
 use libfuzzer_sys::fuzz_target;
 use trustline::{
     http::{consent, customers, keystroke, sessions, voice},
-    sessions::service::{parse_channel, parse_factor},
+    sessions::{
+        EvidenceInput,
+        service::{parse_channel, parse_factor},
+    },
     tenants::CustomerRef,
 };
 
@@ -18,11 +21,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, data)) = data.split_first() else {
         return;
     };
-    match selector % 10 {
+    match selector % 11 {
         0 => {
             if let Some(b) = body::<sessions::StartSession>(data) {
                 let _ = CustomerRef::try_from(b.customer_ref);
                 let _ = parse_channel(&b.channel);
+                if let Some(e) = b.evidence {
+                    let _ = e.parse();
+                }
             }
         }
         1 => {
@@ -41,6 +47,11 @@ fuzz_target!(|data: &[u8]| {
         6 => drop(body::<customers::CustomerRequest>(data)),
         7 => drop(body::<voice::EnrolRequest>(data)),
         8 => drop(body::<keystroke::FreeEnrolmentRequest>(data)),
-        _ => drop(body::<keystroke::EvidenceRequest>(data)),
+        9 => drop(body::<keystroke::EvidenceRequest>(data)),
+        _ => {
+            if let Some(e) = body::<EvidenceInput>(data) {
+                let _ = e.parse();
+            }
+        }
     }
 });

@@ -86,6 +86,11 @@ def main():
     def consent(i):
         url = urls[i % len(urls)]
         cref = f"cs-{run}-{i}"
+        # A grant is for a registered customer (404 `customer_not_found` otherwise).
+        status, _ = call(url, key, "PUT", f"/v1/customers/{cref}", {"methods": ["voiceprint"]})
+        if status not in (200, 201):
+            note_error("register", status)
+            return
         status, v = call(url, key, "POST", "/v1/consents", {
             "customer_ref": cref, "purpose": "voiceprint_enrolment", "notice_version": "1.0.0",
             "capture": {"method": "dtmf", "ivr_call_id": f"call-{i}"}})

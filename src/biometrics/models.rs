@@ -84,6 +84,8 @@ pub enum ModelTask {
     SpeakerEmbedding,
     Vad,
     Antispoof,
+    /// A head over the voice analysis' embeddings and AASIST score (voice::pad_head).
+    AntispoofHead,
     KeystrokeFixed,
     KeystrokeFree,
 }

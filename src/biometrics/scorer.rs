@@ -31,7 +31,6 @@ pub struct VoiceSample {
     pub audio: String,
     /// `wav` (PCM16, 8/16/44.1/48 kHz, mono/stereo), `mulaw`, `alaw` (8 kHz G.711),
     /// `s16le8k`, `s16le16k`.
-    #[schema(value_type = String)]
     pub encoding: AudioEncoding,
 }
 
@@ -78,17 +77,27 @@ pub struct KeystrokeFixedSample {
     pub events: Vec<KeyEvent>,
 }
 
+// The wrapped forms refuse unknown fields like every other body (an untagged enum's struct
+// variant would ignore them).
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum FixedShape {
-    Wrapped { events: Vec<KeyEvent> },
+    Wrapped(FixedWrapped),
     Bare(Vec<KeyEvent>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixedWrapped {
+    events: Vec<KeyEvent>,
 }
 
 impl From<FixedShape> for KeystrokeFixedSample {
     fn from(shape: FixedShape) -> Self {
         match shape {
-            FixedShape::Wrapped { events } | FixedShape::Bare(events) => Self { events },
+            FixedShape::Wrapped(FixedWrapped { events }) | FixedShape::Bare(events) => {
+                Self { events }
+            }
         }
     }
 }
@@ -110,14 +119,22 @@ pub struct KeystrokeFreeSample {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum FreeShape {
-    Wrapped { segments: Vec<Vec<KeyEvent>> },
+    Wrapped(FreeWrapped),
     Bare(Vec<Vec<KeyEvent>>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FreeWrapped {
+    segments: Vec<Vec<KeyEvent>>,
 }
 
 impl From<FreeShape> for KeystrokeFreeSample {
     fn from(shape: FreeShape) -> Self {
         match shape {
-            FreeShape::Wrapped { segments } | FreeShape::Bare(segments) => Self { segments },
+            FreeShape::Wrapped(FreeWrapped { segments }) | FreeShape::Bare(segments) => {
+                Self { segments }
+            }
         }
     }
 }

@@ -145,27 +145,14 @@ pub async fn in_force_logged(
     customer: &CustomerRef,
     purpose: Purpose,
 ) -> Result<bool, ConsentError> {
-    let now = store::now_ms();
-    let rows =
-        store::consents::in_force(&state.db, tenant, customer, purpose.as_str(), None, now).await?;
-    for row in rows {
-        match service::logged_consent(state, tenant, &row).await {
-            Ok((logged, _))
-                if logged.purpose == purpose.as_str()
-                    && logged.ended_at.is_none()
-                    && logged.valid_until > now =>
-            {
-                return Ok(true);
-            }
-            Ok(_) => {
-                tracing::error!(tenant = %tenant, consent = %row.consent_id, "consent row in force but its log entries say otherwise; refused");
-            }
-            Err(service::ServiceError::Store(e)) => return Err(ConsentError::Store(e)),
-            // LogMismatch is logged where it is found; ledger errors fail closed too.
-            Err(e) => {
-                tracing::error!(tenant = %tenant, consent = %row.consent_id, error = %e, "consent not confirmed by the log; refused");
-            }
+    match service::confirmed_in_force(state, tenant, customer, purpose, None, store::now_ms()).await
+    {
+        Ok(confirmed) => Ok(!confirmed.is_empty()),
+        Err(service::ServiceError::Store(e)) => Err(ConsentError::Store(e)),
+        // Ledger errors fail closed: no consent is confirmed.
+        Err(e) => {
+            tracing::error!(tenant = %tenant, error = %e, "consent not confirmed by the log; refused");
+            Ok(false)
         }
     }
-    Ok(false)
 }

@@ -624,6 +624,41 @@ pub struct CameraGrant {
     pub log_index: u64,
 }
 
+/// The consents for `purpose` (of this session, if given) in force *as the log records them*:
+/// each row only locates its grant entry; the logged grant (and any logged end, see
+/// [`logged_consent`]) decides. A planted, extended or un-withdrawn row yields nothing; a row
+/// that disagrees with the log is skipped (logged where found); other errors fail the call.
+pub(crate) async fn confirmed_in_force(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    purpose: Purpose,
+    session: Option<&str>,
+    now: i64,
+) -> Result<Vec<ConsentRow>, ServiceError> {
+    let rows =
+        store::consents::in_force(&state.db, tenant, customer, purpose.as_str(), session, now)
+            .await?;
+    let mut confirmed = Vec::new();
+    for row in &rows {
+        match logged_consent(state, tenant, row).await {
+            Ok((logged, _))
+                if logged.purpose == purpose.as_str()
+                    && session.is_none_or(|s| logged.session_id.as_deref() == Some(s))
+                    && rules::in_force(logged.ended_at, logged.valid_until, now) =>
+            {
+                confirmed.push(logged);
+            }
+            Ok(_) => {
+                tracing::error!(tenant = %tenant, consent = %row.consent_id, "consent row in force but its log entries say otherwise; refused");
+            }
+            Err(ServiceError::LogMismatch(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(confirmed)
+}
+
 /// A short-lived camera grant, only while an explicit camera consent for this customer and
 /// session is in force; otherwise `ConsentRequired` with the notice to show.
 ///
@@ -638,35 +673,15 @@ pub async fn camera_grant(
     ensure_customer(state, tenant, customer).await?;
     check_session(state, tenant, customer, session_id).await?;
     let now = now_ms();
-    let open = store::consents::in_force(
-        &state.db,
+    let confirmed = confirmed_in_force(
+        state,
         tenant,
         customer,
-        Purpose::Camera.as_str(),
+        Purpose::Camera,
         Some(session_id),
         now,
     )
     .await?;
-    // Only what the log confirms counts: each row's grant entry (and any logged end) decides,
-    // so a planted, extended or un-withdrawn camera row grants nothing.
-    let mut confirmed = Vec::new();
-    for row in open
-        .iter()
-        .filter(|c| c.session_id.as_deref() == Some(session_id))
-    {
-        match logged_consent(state, tenant, row).await {
-            Ok((logged, _))
-                if logged.purpose == Purpose::Camera.as_str()
-                    && logged.session_id.as_deref() == Some(session_id)
-                    && logged.ended_at.is_none()
-                    && logged.valid_until > now =>
-            {
-                confirmed.push(logged);
-            }
-            Ok(_) | Err(ServiceError::LogMismatch(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
     let Some(consent) = confirmed.into_iter().max_by_key(|c| c.valid_until) else {
         return Err(consent_required(state, tenant, Purpose::Camera));
     };

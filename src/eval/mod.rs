@@ -72,6 +72,13 @@ pub enum EvalCommand {
         /// Pass every clip through the telephone channel; the telephone threshold applies.
         #[arg(long)]
         telephone: bool,
+        /// Also measure the trained head (`pad-head` in the manifest) beside AASIST.
+        #[arg(long)]
+        head: bool,
+        /// Keep every clip's analysis here (JSON lines; the head's training data) and reuse
+        /// it on the next run.
+        #[arg(long)]
+        features: Option<PathBuf>,
     },
 }
 

@@ -616,7 +616,8 @@ pub struct ProofQuery {
 /// RFC 9162 inclusion proof of one entry. Requires scope `consent` or `audit`.
 #[utoipa::path(get, path = "/v1/ledger/entries/{index}/inclusion-proof", tag = "consent", security(("api_key" = [])),
     params(("index" = u64, Path), ProofQuery),
-    responses((status = 200, body = InclusionProof), (status = 400, body = Problem)))]
+    responses((status = 200, body = InclusionProof), (status = 400, body = Problem),
+        (status = 404, description = "`not_found`: no signed head yet, or the entry is beyond the tree size", body = Problem)))]
 pub async fn inclusion_proof(
     State(state): State<AppState>,
     caller: PlatformCaller,
@@ -641,7 +642,9 @@ pub struct ConsistencyQuery {
 /// RFC 9162 consistency proof between two tree sizes. Requires scope `consent` or `audit`.
 #[utoipa::path(get, path = "/v1/ledger/consistency-proof", tag = "consent", security(("api_key" = [])),
     params(ConsistencyQuery),
-    responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem)))]
+    responses((status = 200, body = ConsistencyProof), (status = 400, body = Problem),
+        (status = 404, description = "`not_found`: a size beyond the log", body = Problem),
+        (status = 422, description = "`sizes_out_of_order`: `first` > `second`", body = Problem)))]
 pub async fn consistency_proof(
     State(state): State<AppState>,
     caller: PlatformCaller,

@@ -59,7 +59,12 @@ use crate::AppState;
         super::voice::verify,
         super::voice::delete_voiceprint,
     ),
-    components(schemas(super::problem::Problem, crate::biometrics::scorer::VoiceSample)),
+    components(schemas(
+        super::problem::Problem,
+        crate::biometrics::scorer::VoiceSample,
+        crate::biometrics::audio::AudioEncoding,
+        crate::biometrics::audio::framing::StreamFormat,
+    )),
     modifiers(&ApiKeyScheme, &ErrorResponses),
     tags((name = "operations"), (name = "platform", description = "Contact-platform API (API key)"), (name = "consent", description = "Consent, camera grants, and the tamper-evident log (API key)"))
 )]

@@ -21,7 +21,7 @@ use crate::{
     },
     consent::ConsentError,
     factors::service::FactorError,
-    ledger::LedgerError,
+    ledger::{LedgerError, merkle::ProofError},
     sessions::SessionError,
     store::StoreError,
     tenants::TenantError,
@@ -440,6 +440,18 @@ impl From<KeystrokeServiceError> for Problem {
 impl From<LedgerError> for Problem {
     fn from(e: LedgerError) -> Self {
         match e {
+            // Well-formed requests the log cannot answer (schemathesis ST202: a schema-valid index
+            // or size was 400): an entry or size beyond the log is not found; sizes out of order
+            // are well-formed but not applicable.
+            LedgerError::Proof(p @ ProofError::IndexOutOfRange { .. }) => {
+                Problem::not_found().with_detail(p.to_string())
+            }
+            LedgerError::Proof(p @ ProofError::SizesOutOfOrder { .. }) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sizes_out_of_order",
+                "The first tree size is larger than the second",
+            )
+            .with_detail(p.to_string()),
             LedgerError::Proof(p) => Problem::bad_request(p.to_string()),
             LedgerError::NoTreeHead => {
                 Problem::not_found().with_detail("the log has no signed tree head yet")

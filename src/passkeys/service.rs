@@ -153,6 +153,28 @@ pub async fn start_registration(
     let (options, registration) = webauthn
         .start_passkey_registration(handle, &label, &label, Some(exclude))
         .map_err(internal)?;
+    let ceremony_id = begin_ceremony(
+        state,
+        tenant,
+        customer,
+        binding,
+        CeremonyKind::Registration,
+        &registration,
+    )
+    .await?;
+    Ok((ceremony_id, options))
+}
+
+/// Store a ceremony's state (webauthn-rs's, serialised) under a new id, bound to the browser
+/// session or request that started it; [`take`] is its single-use counterpart.
+async fn begin_ceremony(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    binding: &Binding,
+    kind: CeremonyKind,
+    ceremony: &impl serde::Serialize,
+) -> Result<String, PasskeyError> {
     let ceremony_id = random_id("pkc")?;
     store::passkeys::insert_ceremony(
         &state.db,
@@ -160,14 +182,14 @@ pub async fn start_registration(
         &store::passkeys::Ceremony {
             ceremony_id: ceremony_id.clone(),
             customer_ref: customer.to_string(),
-            kind: CeremonyKind::Registration.as_str().into(),
+            kind: kind.as_str().into(),
             bound_to: binding.to_string(),
-            state: serde_json::to_string(&registration).map_err(internal)?,
+            state: serde_json::to_string(ceremony).map_err(internal)?,
             expires_at: now_ms() + CEREMONY_TTL_MS,
         },
     )
     .await?;
-    Ok((ceremony_id, options))
+    Ok(ceremony_id)
 }
 
 /// The ceremony's state, taken (single use) and checked to be this customer's and unexpired.
@@ -273,18 +295,13 @@ pub async fn start_authentication(
     let (options, authentication) = webauthn
         .start_passkey_authentication(&passkeys)
         .map_err(internal)?;
-    let ceremony_id = random_id("pkc")?;
-    store::passkeys::insert_ceremony(
-        &state.db,
+    let ceremony_id = begin_ceremony(
+        state,
         tenant,
-        &store::passkeys::Ceremony {
-            ceremony_id: ceremony_id.clone(),
-            customer_ref: customer.to_string(),
-            kind: CeremonyKind::Authentication.as_str().into(),
-            bound_to: binding.to_string(),
-            state: serde_json::to_string(&authentication).map_err(internal)?,
-            expires_at: now_ms() + CEREMONY_TTL_MS,
-        },
+        customer,
+        binding,
+        CeremonyKind::Authentication,
+        &authentication,
     )
     .await?;
     Ok((ceremony_id, options))

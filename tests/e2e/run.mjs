@@ -50,8 +50,8 @@ const env = () => ({
   TRUSTLINE_LISTEN: new URL(base).host,
   TRUSTLINE_PUBLIC_URL: base,
   TRUSTLINE_COOKIE_SECURE: 'false',
-  // The webhook receiver of these tests listens on loopback: the operator allow-list lets it
-  // through the SSRF guard (as `webhook_allow_private` in a config file would).
+  // The platform's webhook receiver below listens on loopback: the operator allow-list lets it
+  // through the SSRF guard (webhook_allow_private), as a deployment on a private network would.
   TRUSTLINE_WEBHOOK_ALLOW_PRIVATE: '["127.0.0.0/8"]',
   TRUSTLINE_LOG_FORMAT: 'pretty',
   RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
@@ -216,16 +216,24 @@ async function agentCode(sid, purpose) {
   return code;
 }
 
-// axe-core in the page (the CSP forbids every script, so the test context bypasses it);
-// records the result per page and fails on any serious or critical violation.
+// axe-core in the page, evaluated by the driver (DevTools evaluation is outside the page's CSP,
+// which forbids inline scripts, so the pages are checked under their real policy); records the
+// result per page and fails on any serious or critical violation.
 async function axeCheck(page, name) {
-  await page.addScriptTag({ content: axeSource });
+  await page.evaluate(axeSource);
   const r = await page.evaluate(async () => {
     const out = await globalThis.axe.run(document, { resultTypes: ['violations'] });
-    return out.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+    return {
+      violations: out.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })),
+      passed: out.passes.length,
+    };
   });
-  const bad = r.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  axeResults[name] = { violations: r.length, serious_or_critical: bad.length, ids: r.map((v) => `${v.id}:${v.impact}`) };
+  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.ok(r.passed > 0, `${name}: axe-core checked nothing`);
+  axeResults[name] = {
+    rules_passed: r.passed, violations: r.violations.length, serious_or_critical: bad.length,
+    ids: r.violations.map((v) => `${v.id}:${v.impact}`),
+  };
   assert.deepEqual(bad, [], `${name}: ${JSON.stringify(bad)}`);
 }
 
@@ -234,7 +242,8 @@ async function phoneChecks(page, name) {
   const { scroll, width, small } = await page.evaluate(() => ({
     scroll: document.documentElement.scrollWidth,
     width: window.innerWidth,
-    small: [...document.querySelectorAll('button, input:not([type=hidden]):not([type=checkbox]), select, a')]
+    // A check box or radio button is hit through its label (label.check), which is measured.
+    small: [...document.querySelectorAll('button, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, a, label.check')]
       .map((e) => [e.outerHTML.slice(0, 60), e.getBoundingClientRect().height])
       .filter(([, h]) => h > 0 && h < 44),
   }));
@@ -244,7 +253,7 @@ async function phoneChecks(page, name) {
 
 const phoneContext = (locale = 'en-GB') => browser.newContext({
   locale, extraHTTPHeaders: { 'accept-language': locale },
-  viewport: { width: 360, height: 780 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, bypassCSP: true,
+  viewport: { width: 360, height: 780 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
 });
 
 const newContext = (locale = 'en-GB') => browser.newContext({ locale, extraHTTPHeaders: { 'accept-language': locale } });
@@ -334,6 +343,7 @@ test('a customer sees only their own data and no staff page', async () => {
   const html = await page.content();
   assert.ok(!html.includes('C-2002'));
   assert.equal(await page.locator('[data-testid=templates] tr[data-modality]').count(), 2);
+  await axeCheck(page, 'privacy-centre');
   await page.screenshot({ path: path.join(shots, 'privacy-centre.png'), fullPage: true });
   // The download holds this customer only, whatever the URL asks for.
   const r = await page.request.get(`${base}/privacy/export.json?customer_ref=C-2002`);
@@ -392,6 +402,7 @@ test('the platform opens the privacy centre with a single-use link (verified ses
   const ctx = await newContext();
   const page = await ctx.newPage();
   await page.goto(link.url);
+  await axeCheck(page, 'privacy-link-landing');
   await page.fill('[data-testid=code]', code);
   await page.click('[data-testid=confirm]');
   assert.equal(new URL(page.url()).pathname, '/privacy');
@@ -523,7 +534,11 @@ test('camera consent on the customer\'s phone (360 px): request, link, code, cho
 
   // Steps from the choice page: each is counted as one user action (tap, key press).
   const steps = { grant: 0, change: 0, withdraw: 0 };
-  const tap = async (kind, selector) => { steps[kind] += 1; await page.tap(selector); await page.waitForLoadState('load'); };
+  // The form posts and the answer redirects back to the same URL: wait for the new document.
+  const tap = async (kind, selector) => {
+    steps[kind] += 1;
+    await Promise.all([page.waitForEvent('load'), page.tap(selector)]);
+  };
 
   await tap('grant', '[data-testid=mode-two_way]');
   assert.equal(await page.getAttribute('[data-testid=current-choice]', 'data-mode'), 'two_way');
@@ -534,6 +549,8 @@ test('camera consent on the customer\'s phone (360 px): request, link, code, cho
   assert.equal(claims.choice.mode, 'two_way');
   assert.equal(claims.choice.background_blur, true, 'the policy default (blur on) was kept');
   assert.equal(claims.choice.recording_allowed, false);
+  await phoneChecks(page, 'camera-granted');
+  await axeCheck(page, 'camera-granted');
   await page.screenshot({ path: path.join(shots, 'camera-4-granted.png'), fullPage: true });
   await agent.screenshot({ path: path.join(shots, 'camera-agent-two-way.png'), fullPage: true });
 
@@ -548,6 +565,7 @@ test('camera consent on the customer\'s phone (360 px): request, link, code, cho
   await agent.waitForSelector('[data-testid=agent-choice][data-mode=audio_only]', { timeout: 5000 });
   const after = await api('POST', `/v1/sessions/${sid}/camera-grants`, { customer_ref: 'C-1001' });
   assert.equal(after.status, 403);
+  await axeCheck(page, 'camera-withdrawn');
   await page.screenshot({ path: path.join(shots, 'camera-5-withdrawn.png'), fullPage: true });
   await agent.screenshot({ path: path.join(shots, 'camera-agent-withdrawn.png'), fullPage: true });
   await axeCheck(agent, 'agent-view');
@@ -565,10 +583,16 @@ test('camera consent on the customer\'s phone (360 px): request, link, code, cho
   await phoneChecks(fwd, 'error-link-used');
   await axeCheck(fwd, 'error-link-used');
   await fwd.screenshot({ path: path.join(shots, 'camera-6-link-used.png'), fullPage: true });
+  // A mistyped or made-up link: its error page too.
+  const bogus = await fwd.goto(`${base}/l/not-a-real-link-token`);
+  assert.ok([404, 410].includes(bogus.status()), String(bogus.status()));
+  await phoneChecks(fwd, 'error-link-invalid');
+  await axeCheck(fwd, 'error-link-invalid');
+  await fwd.screenshot({ path: path.join(shots, 'camera-7-link-invalid.png'), fullPage: true });
   await other.close();
   await phone.close();
   await agent.close();
 
-  console.log(`axe-core: ${JSON.stringify(axeResults)}`);
+  for (const [name, res] of Object.entries(axeResults)) console.log(`axe-core ${name}: ${JSON.stringify(res)}`);
   writeFileSync(path.join(shots, 'axe-results.json'), `${JSON.stringify(axeResults, null, 2)}\n`);
 });

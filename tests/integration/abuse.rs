@@ -522,3 +522,182 @@ both_backends!(
         assert_eq!(customer["schema"]["pattern"], "^[!-~]{1,128}$", "{text:.0}");
     }
 );
+
+// Schemathesis findings (ST201, schema-violating requests accepted), each as a regression.
+both_backends!(
+    bodies_must_be_json_objects_and_samples_are_checked_unscored,
+    |app: TestApp| async move {
+        let key = app
+            .tenant_with_key("shop", Sector::Retail, &[Scope::Sessions, Scope::Enrol])
+            .await;
+        let r = app
+            .put_json("/v1/customers/c1", &key, json!({"methods": ["code_only"]}))
+            .await;
+        assert!(r.status().is_success(), "{}", r.status());
+        let id = new_sessions(&app, &key, "c1", 1).await.remove(0);
+        // serde builds a struct from an array: `[null, null]` was accepted as evidence (200)
+        for body in [json!([null, null]), json!([]), json!(null), json!("x")] {
+            let r = app
+                .post_json(&format!("/v1/sessions/{id}/evidence"), &key, body.clone())
+                .await;
+            expect_problem(r, 400, "malformed_json").await;
+        }
+        let r = app
+            .post_json("/v1/sessions", &key, json!(["c1", "voice", null]))
+            .await;
+        expect_problem(r, 400, "malformed_json").await;
+        // an unknown field in a voice sample is refused even when nothing would score it (the
+        // customer has no voiceprint)
+        let r = app
+            .post_json(
+                "/v1/sessions",
+                &key,
+                json!({"customer_ref": "c1", "channel": "voice",
+                       "evidence": {"voice": {"audio": "", "encoding": "wav", "x": 1}}}),
+            )
+            .await;
+        expect_problem(r, 400, "malformed_json").await;
+        for evidence in [
+            json!({"voice": {"audio": "AAAA", "encoding": "wav", "gain": 2}}),
+            json!({"keystroke_fixed": {"events": [], "x": 1}}),
+            json!({"keystroke_free": {"segments": [], "x": 1}}),
+        ] {
+            let r = app
+                .post_json(&format!("/v1/sessions/{id}/evidence"), &key, evidence)
+                .await;
+            expect_problem(r, 400, "malformed_json").await;
+        }
+    }
+);
+
+// Schemathesis ST202 (schema-valid requests refused): the log's proofs answer what they cannot
+// prove with 404/422, and the OpenAPI states the rules it checked only in code.
+both_backends!(
+    schema_valid_requests_get_documented_answers,
+    |app: TestApp| async move {
+        let key = app
+            .tenant_with_key("shop", Sector::Retail, &[Scope::Audit, Scope::Consent])
+            .await;
+        let r = app
+            .get("/v1/ledger/consistency-proof?first=29&second=120986", &key)
+            .await;
+        expect_problem(r, 404, "not_found").await;
+        let r = app
+            .get("/v1/ledger/entries/5/inclusion-proof?tree_size=3", &key)
+            .await;
+        expect_problem(r, 404, "not_found").await;
+        let r = app
+            .get("/v1/ledger/consistency-proof?first=2&second=0", &key)
+            .await;
+        expect_problem(r, 422, "sizes_out_of_order").await;
+        let doc: Value = app
+            .client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let schemas = &doc["components"]["schemas"];
+        // every $ref resolves (the voice stream's `StreamFormat` did not)
+        let text = doc.to_string();
+        for r in text.split("\"#/components/schemas/").skip(1) {
+            let name = &r[..r.find('"').unwrap()];
+            assert!(schemas[name].is_object(), "unresolved $ref {name}");
+        }
+        assert_eq!(
+            schemas["AudioEncoding"]["enum"],
+            json!(["wav", "mulaw", "alaw", "s16le8k", "s16le16k"])
+        );
+        let methods = &schemas["CustomerRequest"]["properties"]["methods"]["oneOf"];
+        assert_eq!(
+            methods[0]["items"]["enum"],
+            json!(["code_only"]),
+            "{methods}"
+        );
+        assert_eq!(methods[1]["minItems"], 1, "{methods}");
+        // the pattern the schema gives a webhook URL is one the service parses (a private
+        // host, so refused with 422 only after parsing), and audio must be canonical base64
+        let key = app
+            .tenant_with_key("hooks", Sector::Retail, &[Scope::Enrol, Scope::Sessions])
+            .await;
+        let r = app
+            .put_json(
+                "/v1/webhook",
+                &key,
+                json!({"url": "https://127.0.0.1:65535/a/b?c=d"}),
+            )
+            .await;
+        expect_problem(r, 422, "webhook_address_refused").await;
+        assert_eq!(
+            schemas["VoiceSample"]["properties"]["audio"]["pattern"],
+            trustline::http::openapi_errors::BASE64_PATTERN
+        );
+        assert!(
+            schemas["WebhookRequest"]["properties"]["url"]["pattern"]
+                .as_str()
+                .unwrap()
+                .starts_with("^https?://")
+        );
+        for v in schemas["CaptureRequest"]["oneOf"].as_array().unwrap() {
+            assert_eq!(v["additionalProperties"], false, "{v}");
+        }
+        assert_eq!(
+            schemas["EvidenceRequest"]["oneOf"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        let withdraw = &schemas["WithdrawRequest"]["properties"]["session_id"];
+        assert_eq!(withdraw["pattern"], "^[!-~]{1,128}$", "{withdraw}");
+    }
+);
+
+both_backends!(
+    session_ids_outside_the_documented_form_are_refused,
+    |app: TestApp| async move {
+        let key = app
+            .tenant_with_key("shop", Sector::Retail, &[Scope::Consent, Scope::Sessions])
+            .await;
+        // The events stream answered 200 for an id longer than the OpenAPI allowed (ST201): the
+        // document now states what consent routes accept (the platform's opaque ids, 1-128
+        // printable ASCII), and the route refuses anything else.
+        let long = "s".repeat(129);
+        let r = app.get(&format!("/v1/sessions/{long}/events"), &key).await;
+        expect_problem(r, 400, "invalid_request").await;
+        let r = app.get("/v1/sessions/a%20b/events", &key).await;
+        expect_problem(r, 400, "invalid_request").await;
+        let opaque = "c".repeat(128);
+        let r = app
+            .get(&format!("/v1/sessions/{opaque}/events"), &key)
+            .await;
+        assert_eq!(r.status(), 200);
+        drop(r);
+        let doc: Value = app
+            .client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for path in [
+            "/v1/sessions/{session_id}/events",
+            "/v1/sessions/{session_id}",
+        ] {
+            let op = doc["paths"][path]["get"].clone();
+            let p = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "session_id")
+                .unwrap()
+                .clone();
+            assert_eq!(p["schema"]["pattern"], "^[!-~]{1,128}$", "{path}");
+            assert_eq!(p["schema"]["maxLength"], 128, "{path}");
+        }
+    }
+);

@@ -405,12 +405,8 @@ both!(
         // Choices the policy does not offer: typed refusals, nothing changes.
         for bad in [
             vec![("mode", "three_way")],
-            vec![
-                ("mode", "two_way"),
-                ("recording", "on"),
-                ("retention_days", "365"),
-            ],
-            vec![("mode", "two_way"), ("retention_days", "7")],
+            vec![("mode", "two_way"), ("recording", "365")],
+            vec![("mode", "two_way"), ("recording", "forever")],
         ] {
             let resp = choose(&app, &customer, &location, &bad).await;
             assert_eq!(resp.status(), 400);
@@ -426,11 +422,7 @@ both!(
             &app,
             &customer,
             &location,
-            &[
-                ("mode", "one_way"),
-                ("recording", "on"),
-                ("retention_days", "30"),
-            ],
+            &[("mode", "one_way"), ("recording", "30")],
         )
         .await;
         assert_eq!(resp.status(), 303);

@@ -1370,3 +1370,35 @@ both_backends!(
         expect_problem(camera().await, 403, "consent_required").await;
     }
 );
+
+both_backends!(
+    the_retention_sweep_keeps_no_template_for_an_unwithdrawn_row,
+    |app: TestApp| async move {
+        use trustline::store::templates;
+        let v = victim(&app, "sweep").await;
+        let (c1, c2) = ("cust-1".parse().unwrap(), "cust-2".parse().unwrap());
+        // A voiceprint for each customer, as enrolment stores them (contents do not matter).
+        for c in [&c1, &c2] {
+            templates::upsert_template(
+                &app.state.db,
+                &v.tenant,
+                c,
+                "voice",
+                "campplus",
+                "1.0.0",
+                b"sealed",
+            )
+            .await
+            .unwrap();
+        }
+        // cust-2 withdrew; a database writer un-withdraws the row to keep the voiceprint.
+        Tamper::ConsentRowUnwithdrawn.apply(&app, &v).await;
+        let report = trustline::consent::retention::run(&app.state)
+            .await
+            .unwrap();
+        assert_eq!((report.templates_destroyed, report.purpose_ended), (1, 1));
+        let kept = |c| templates::template(&app.state.db, &v.tenant, c, "voice");
+        assert!(kept(&c2).await.unwrap().is_none(), "the log says withdrawn");
+        assert!(kept(&c1).await.unwrap().is_some(), "the log says in force");
+    }
+);

@@ -26,8 +26,10 @@ pub(crate) fn settings(mut s: trustline::config::Settings) -> trustline::config:
     crate::common::allow_loopback_webhooks(s)
 }
 
+// Not `TRUSTLINE_`-prefixed: the config loader refuses unknown TRUSTLINE_* settings, and the
+// CLI tests start the binary with this environment.
 fn python() -> String {
-    std::env::var("TRUSTLINE_TEST_PYTHON").unwrap_or_else(|_| {
+    std::env::var("PASSKEY_TEST_PYTHON").unwrap_or_else(|_| {
         let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
         assert!(
             std::path::Path::new(venv).exists(),

@@ -154,6 +154,43 @@ fn models_match_python_reference() {
     }
 }
 
+/// The trained presentation-attack head through the registry's ONNX Runtime session vs
+/// scikit-learn's probabilities (models/pad/reference.json, written by train_pad_head.py).
+#[test]
+fn pad_head_matches_scikit_learn_reference() {
+    let models = crate::common::shared_models();
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/pad/reference.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let tolerance = r["tolerance"].as_f64().unwrap() as f32;
+    let head = models.get(trustline::biometrics::voice::PAD_HEAD).unwrap();
+    let want = floats(&r["bona_fide_probability"]);
+    let inputs = r["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), want.len());
+    let got: Vec<f32> = inputs
+        .iter()
+        .map(|x| {
+            head.run(|s| {
+                trustline::biometrics::voice::pad_head::bona_fide_probability(s, &floats(x))
+            })
+            .unwrap()
+        })
+        .collect();
+    let d = max_abs_diff(&got, &want);
+    println!("pad head: max|diff| {d:.2e} (tolerance {tolerance:e})");
+    assert!(d <= tolerance, "{got:?} vs {want:?}");
+    // Not a constant: the inputs span both classes' probabilities.
+    assert!(
+        want.iter().any(|p| *p < 0.5) && want.iter().any(|p| *p > 0.5),
+        "{want:?}"
+    );
+}
+
 /// 0.3 s of low noise: passes the level checks, but has no speech.
 fn noise_wav() -> Vec<u8> {
     let mut s = 7u64;

@@ -65,7 +65,9 @@ impl AudioError {
 }
 
 /// How the bytes of an utterance are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AudioEncoding {
     /// RIFF/WAVE, PCM 16-bit, 8 / 16 / 44.1 / 48 kHz, mono or stereo.

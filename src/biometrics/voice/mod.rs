@@ -8,6 +8,7 @@
 pub mod antispoof;
 pub mod embed;
 pub mod live;
+pub mod pad_head;
 pub mod replay;
 pub mod scorer;
 pub mod scoring;
@@ -27,6 +28,8 @@ pub const CAMPPLUS: &str = "campplus";
 pub const GE2E: &str = "ge2e";
 pub const VAD: &str = "silero_vad";
 pub const AASIST: &str = "aasist";
+/// The trained presentation-attack head over the embeddings and the AASIST score.
+pub const PAD_HEAD: &str = "pad-head";
 pub const WIDEBAND_ARTIFACT: &str = "voice-wideband";
 pub const TELEPHONE_ARTIFACT: &str = "voice-telephone";
 

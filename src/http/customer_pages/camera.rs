@@ -108,14 +108,20 @@ fn render(
                         }
                     }
                     @if let Some(rec) = &options.recording {
-                        label.check {
-                            input type="checkbox" name="recording" value="on" checked[recording] data-testid="opt-recording";
-                            span { (lang.t("opt_recording_allow")) }
-                        }
-                        label for="retention" { (lang.t("opt_retention")) }
-                        select #retention name="retention_days" data-testid="opt-retention" {
+                        // One group: "no" or "yes, for N days", so a page can only send a
+                        // retention period together with recording allowed.
+                        fieldset data-testid="opt-recording" {
+                            legend { (lang.t("opt_recording_allow")) }
+                            label.check {
+                                input type="radio" name="recording" value="off" checked[!recording] data-testid="opt-recording-off";
+                                span.cap { (lang.t("no")) }
+                            }
                             @for d in &rec.retention_days {
-                                option value=(d) selected[retention == Some(*d)] { (d) " " (lang.t("days")) }
+                                label.check {
+                                    input type="radio" name="recording" value=(d)
+                                        checked[recording && retention == Some(*d)] data-testid={ "opt-recording-" (d) };
+                                    span.cap { (lang.t("yes")) ", " (d) " " (lang.t("days")) }
+                                }
                             }
                         }
                     }
@@ -161,10 +167,18 @@ pub struct DecideForm {
     mode: String,
     #[serde(default)]
     background_blur: Option<String>,
+    /// `off`, or the retention period in days when recording is allowed.
     #[serde(default)]
     recording: Option<String>,
-    #[serde(default)]
-    retention_days: Option<String>,
+}
+
+/// The page's recording field, as the choice rules take it: `off` (or nothing) is no
+/// recording, anything else is recording allowed for that many days (checked by the rules).
+fn recording_request(field: Option<String>) -> (Option<String>, Option<String>) {
+    match field.filter(|v| !v.is_empty() && v != "off") {
+        None => (None, None),
+        Some(days) => (Some("on".into()), Some(days)),
+    }
 }
 
 pub async fn decide(
@@ -176,6 +190,7 @@ pub async fn decide(
 ) -> Result<Response, PageError> {
     me.user.check_csrf(&form.csrf, lang)?;
     let link = load(&state, lang, &me, &link_id).await?;
+    let (recording, retention_days) = recording_request(form.recording);
     link_service::decide(
         &state,
         &link,
@@ -183,11 +198,27 @@ pub async fn decide(
         &ChoiceRequest {
             mode: form.mode,
             background_blur: form.background_blur,
-            recording: form.recording,
-            retention_days: form.retention_days,
+            recording,
+            retention_days,
         },
     )
     .await
     .map_err(|e| link_page_error(e, lang))?;
     Ok(Redirect::to(&format!("/camera/{link_id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recording_request;
+
+    #[test]
+    fn the_recording_field_carries_retention_only_with_recording() {
+        assert_eq!(recording_request(None), (None, None));
+        assert_eq!(recording_request(Some("off".into())), (None, None));
+        assert_eq!(recording_request(Some(String::new())), (None, None));
+        assert_eq!(
+            recording_request(Some("30".into())),
+            (Some("on".into()), Some("30".into()))
+        );
+    }
 }
