@@ -118,9 +118,15 @@ pub async fn reserve(
         last_failure_at,
     });
     let max = lockout.code_max_consecutive_failures;
-    claim(state, tenant, customer, Counted::Code(kind), max, seen, |c, now| {
-        code_gate(lockout, kind, c, now)
-    })
+    claim(
+        state,
+        tenant,
+        customer,
+        Counted::Code(kind),
+        max,
+        seen,
+        |c, now| code_gate(lockout, kind, c, now),
+    )
     .await?
 }
 

@@ -302,7 +302,10 @@ fn biometric_burst(
 }
 
 fn scored(body: &Value) -> bool {
-    !body["decision"]["biometrics"].as_array().unwrap().is_empty()
+    !body["decision"]["biometrics"]
+        .as_array()
+        .unwrap()
+        .is_empty()
 }
 
 fn disabled(body: &Value) -> bool {

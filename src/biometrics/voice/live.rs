@@ -245,7 +245,8 @@ impl LiveStream {
             .voice_streams
             .claim(tenant, session_id)
             .ok_or(StreamError::AlreadyStreaming)?;
-        let acc = SpeechAccumulator::new(format.rate()).map_err(|e| StreamError::Voice(e.into()))?;
+        let acc =
+            SpeechAccumulator::new(format.rate()).map_err(|e| StreamError::Voice(e.into()))?;
         // Last, so that nothing refuses the stream after its attempt is counted.
         let attempt = sessions::stream_claim(state, tenant, &session)
             .await?
@@ -464,14 +465,12 @@ impl LiveStream {
             e => StreamError::Session(e),
         })?;
         self.committed = Some(score.clone());
-        serde_json::from_value::<Outcome>(view.decision["outcome"].clone())
-            .map_err(|e| StreamError::Internal(e.to_string()))
+        Ok(view.decision.outcome)
     }
 
     async fn outcome_of_session(&self) -> Result<Outcome, StreamError> {
         let view = sessions::get(&self.state, &self.tenant, &self.session_id).await?;
-        serde_json::from_value::<Outcome>(view.decision["outcome"].clone())
-            .map_err(|e| StreamError::Internal(e.to_string()))
+        Ok(view.decision.outcome)
     }
 
     /// The platform ended the stream (or closed the socket): score what is left, commit the
