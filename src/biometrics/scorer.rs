@@ -20,7 +20,9 @@ use super::{
     audio::{self, AudioEncoding, AudioError},
     keystroke::{KeyEvent, KeystrokeError, KeystrokeSegment, free, parse_events},
 };
-use crate::{policy::Modality, sessions::engine::BiometricScore};
+use crate::{
+    http::json_objects::object_or_array, policy::Modality, sessions::engine::BiometricScore,
+};
 
 /// One utterance: base64 audio bytes and how they are encoded (the voice API's body, and
 /// `evidence.voice` of a session).
@@ -77,13 +79,15 @@ pub struct KeystrokeFixedSample {
     pub events: Vec<KeyEvent>,
 }
 
-// The wrapped forms refuse unknown fields like every other body (an untagged enum's struct
-// variant would ignore them).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum FixedShape {
-    Wrapped(FixedWrapped),
-    Bare(Vec<KeyEvent>),
+// The wrapped form refuses unknown fields like every other body. Both forms are read by
+// `json_objects::object_or_array`, not an untagged enum: serde's buffering would build the key
+// events from arrays of their fields again (and ignore unknown fields of a struct variant).
+struct FixedShape(Vec<KeyEvent>);
+
+impl<'de> Deserialize<'de> for FixedShape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object_or_array::<_, FixedWrapped, Vec<KeyEvent>, _>(d)
+    }
 }
 
 #[derive(Deserialize)]
@@ -92,13 +96,21 @@ struct FixedWrapped {
     events: Vec<KeyEvent>,
 }
 
+impl From<FixedWrapped> for FixedShape {
+    fn from(w: FixedWrapped) -> Self {
+        Self(w.events)
+    }
+}
+
+impl From<Vec<KeyEvent>> for FixedShape {
+    fn from(events: Vec<KeyEvent>) -> Self {
+        Self(events)
+    }
+}
+
 impl From<FixedShape> for KeystrokeFixedSample {
-    fn from(shape: FixedShape) -> Self {
-        match shape {
-            FixedShape::Wrapped(FixedWrapped { events }) | FixedShape::Bare(events) => {
-                Self { events }
-            }
-        }
+    fn from(FixedShape(events): FixedShape) -> Self {
+        Self { events }
     }
 }
 
@@ -116,11 +128,12 @@ pub struct KeystrokeFreeSample {
     pub segments: Vec<Vec<KeyEvent>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum FreeShape {
-    Wrapped(FreeWrapped),
-    Bare(Vec<Vec<KeyEvent>>),
+struct FreeShape(Vec<Vec<KeyEvent>>);
+
+impl<'de> Deserialize<'de> for FreeShape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object_or_array::<_, FreeWrapped, Vec<Vec<KeyEvent>>, _>(d)
+    }
 }
 
 #[derive(Deserialize)]
@@ -129,13 +142,21 @@ struct FreeWrapped {
     segments: Vec<Vec<KeyEvent>>,
 }
 
+impl From<FreeWrapped> for FreeShape {
+    fn from(w: FreeWrapped) -> Self {
+        Self(w.segments)
+    }
+}
+
+impl From<Vec<Vec<KeyEvent>>> for FreeShape {
+    fn from(segments: Vec<Vec<KeyEvent>>) -> Self {
+        Self(segments)
+    }
+}
+
 impl From<FreeShape> for KeystrokeFreeSample {
-    fn from(shape: FreeShape) -> Self {
-        match shape {
-            FreeShape::Wrapped(FreeWrapped { segments }) | FreeShape::Bare(segments) => {
-                Self { segments }
-            }
-        }
+    fn from(FreeShape(segments): FreeShape) -> Self {
+        Self { segments }
     }
 }
 

@@ -198,6 +198,9 @@ pub struct GrantRequest {
     /// The notice language shown (default `en`).
     #[serde(default)]
     pub language: Option<String>,
+    /// An object whatever the method (an internally tagged enum would also read
+    /// `["dtmf", "call-id"]`).
+    #[serde(deserialize_with = "super::json_objects::object")]
     pub capture: CaptureRequest,
     /// session | standing (default: the purpose's first accepted scope).
     #[serde(default)]

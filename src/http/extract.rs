@@ -4,15 +4,12 @@ use std::str::FromStr;
 
 use axum::{
     body::Bytes,
-    extract::{
-        FromRequest, FromRequestParts, Path, Request,
-        rejection::{BytesRejection, JsonRejection},
-    },
+    extract::{FromRequest, FromRequestParts, Path, Request, rejection::BytesRejection},
     http::{header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
-use super::problem::Problem;
+use super::{json_objects::BodyError, problem::Problem};
 use crate::{
     AppState, store,
     tenants::{Scope, TenantId, api_key},
@@ -41,9 +38,16 @@ where
         if !is_json_object(&bytes) {
             return Err(Problem::malformed_json("the body must be a JSON object"));
         }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        // Nested structs must be objects too (`json_objects`: serde would build them from
+        // arrays of their fields).
+        match super::json_objects::from_slice::<T>(&bytes) {
+            Ok(value) => Ok(Self(value)),
+            Err(BodyError::Syntax) => Err(Problem::malformed_json(
+                "the body is not syntactically valid JSON",
+            )),
+            Err(BodyError::Data(e)) => Err(Problem::malformed_json(format!(
+                "Failed to deserialize the JSON body into the target type: {e}"
+            ))),
         }
     }
 }
@@ -99,18 +103,6 @@ fn bytes_rejection(e: BytesRejection) -> Problem {
         Problem::new(e.status(), "payload_too_large", "The body is too large")
     } else {
         Problem::bad_request("the body could not be read")
-    }
-}
-
-fn json_rejection(rejection: JsonRejection) -> Problem {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => Problem::unsupported_media_type(),
-        JsonRejection::JsonDataError(e) => Problem::malformed_json(e.body_text()),
-        JsonRejection::JsonSyntaxError(_) => {
-            Problem::malformed_json("the body is not syntactically valid JSON")
-        }
-        JsonRejection::BytesRejection(e) => bytes_rejection(e),
-        _ => Problem::bad_request("the body could not be read"),
     }
 }
 

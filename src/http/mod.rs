@@ -11,6 +11,7 @@ pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod i18n;
+pub mod json_objects;
 pub mod keystroke;
 pub mod limits;
 pub mod openapi_errors;

@@ -742,6 +742,133 @@ both_backends!(
     }
 );
 
+// serde builds a struct from an array of its fields at any depth, and serde_json allows it:
+// `"voice": ["…", "wav"]` meant `{"audio": "…", "encoding": "wav"}`. The body format refuses
+// that form wherever a struct is expected (`http::json_objects`), on every route.
+both_backends!(
+    nested_objects_given_as_arrays_are_refused_on_every_route,
+    |app: TestApp| async move {
+        let key = app
+            .tenant_with_key(
+                "shop",
+                Sector::Retail,
+                &[Scope::Sessions, Scope::Enrol, Scope::Consent],
+            )
+            .await;
+        let r = app
+            .put_json(
+                "/v1/customers/c1",
+                &key,
+                json!({"methods": ["voiceprint", "typing"]}),
+            )
+            .await;
+        assert!(r.status().is_success(), "{}", r.status());
+        let id = new_sessions(&app, &key, "c1", 1).await.remove(0);
+        let before: Value = app
+            .get(&format!("/v1/sessions/{id}"), &key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        // Each key event as an array of its fields, 8 of them (the shape of a phrase).
+        let events: Vec<Value> = (0..8)
+            .map(|i| json!([f64::from(i) * 150.0, f64::from(i) * 150.0 + 90.0, "space"]))
+            .collect();
+        let object_events: Vec<Value> = (0..8)
+            .map(|i| {
+                json!({"press_ms": f64::from(i) * 150.0,
+                            "release_ms": f64::from(i) * 150.0 + 90.0, "class": "space"})
+            })
+            .collect();
+        let session = |evidence: Value| json!({"customer_ref": "c1", "channel": "voice", "evidence": evidence});
+        let evidence = format!("/v1/sessions/{id}/evidence");
+        let cases: Vec<(&str, &str, Value)> = vec![
+            ("POST", "/v1/sessions", session(json!([null, null, null]))),
+            (
+                "POST",
+                "/v1/sessions",
+                session(json!({"voice": ["AAAA", "wav"]})),
+            ),
+            ("POST", &evidence, json!({"voice": ["AAAA", "wav"]})),
+            ("POST", &evidence, json!({"keystroke_fixed": events})),
+            (
+                "POST",
+                &evidence,
+                json!({"keystroke_fixed": {"events": events}}),
+            ),
+            ("POST", &evidence, json!({"keystroke_free": [events]})),
+            (
+                "POST",
+                &evidence,
+                json!({"keystroke_free": [object_events, events]}),
+            ),
+            (
+                "PUT",
+                "/v1/customers/c1/voiceprint",
+                json!({"utterances": [["AAAA", "wav"]]}),
+            ),
+            (
+                "PUT",
+                "/v1/customers/c1/keystroke/fixed",
+                json!({"repetitions": [events]}),
+            ),
+            (
+                "POST",
+                "/v1/customers/c1/keystroke/evidence",
+                json!({"fixed": events}),
+            ),
+            (
+                "POST",
+                "/v1/consents",
+                json!({"customer_ref": "c1", "purpose": "recording", "notice_version": "1.0.0",
+                       "capture": ["dtmf", "call-1"]}),
+            ),
+        ];
+        for (method, path, body) in cases {
+            let r = match method {
+                "PUT" => app.put_json(path, &key, body.clone()).await,
+                _ => app.post_json(path, &key, body.clone()).await,
+            };
+            let problem = expect_problem(r, 400, "malformed_json").await;
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("expected a JSON object"),
+                "{method} {path} {body}: {problem}"
+            );
+        }
+        // Nothing changed: the session's evidence, the customer's templates and consents.
+        let after: Value = app
+            .get(&format!("/v1/sessions/{id}"), &key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(before["decision"], after["decision"]);
+        let (tenant, c): (TenantId, CustomerRef) = ("shop".parse().unwrap(), "c1".parse().unwrap());
+        for modality in ["voice", "keystroke_fixed"] {
+            let t = store::templates::template(&app.state.db, &tenant, &c, modality)
+                .await
+                .unwrap();
+            assert!(t.is_none(), "{modality}");
+        }
+        let consents: Value = app
+            .get("/v1/customers/c1/consents", &key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(consents, json!([]), "{consents}");
+        // The object forms of the same requests are still read (a bare array of events is a
+        // list, not a struct).
+        let r = app
+            .post_json(&evidence, &key, json!({"keystroke_fixed": object_events}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+);
+
 // Schemathesis ST202 (schema-valid requests refused): the log's proofs answer what they cannot
 // prove with 404/422, and the OpenAPI states the rules it checked only in code.
 both_backends!(
