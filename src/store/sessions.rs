@@ -100,40 +100,44 @@ pub async fn get(
     .transpose()
 }
 
-pub struct SessionUpdate<'a> {
-    pub outcome: &'a str,
-    pub assurance: &'a str,
-    pub evidence: &'a str,
-    pub decision: &'a str,
+/// A session's re-decision: written only if nobody changed the row since `revision` was read
+/// (optimistic concurrency); otherwise the write, and the entry it rides with, are refused
+/// with [`StoreError::Stale`] and the caller re-reads.
+#[derive(Debug, Clone)]
+pub struct SessionUpdate {
+    pub tenant: TenantId,
+    pub session_id: String,
+    pub revision: i64,
+    pub outcome: String,
+    pub assurance: String,
+    pub evidence: String,
+    pub decision: String,
     pub now: i64,
     pub verified_at: Option<i64>,
 }
 
-/// Optimistic update: succeeds only if nobody changed the session since `revision` was read.
-pub async fn update(
-    db: &Db,
-    tenant: &TenantId,
-    session_id: &str,
-    revision: i64,
-    u: &SessionUpdate<'_>,
-) -> Result<bool, StoreError> {
+async fn update(conn: &mut AnyConnection, u: &SessionUpdate) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE sessions SET outcome = $1, assurance = $2, evidence = $3, decision = $4, \
          updated_at = $5, verified_at = COALESCE(verified_at, $6), revision = revision + 1 \
          WHERE tenant_id = $7 AND session_id = $8 AND revision = $9",
     )
-    .bind(u.outcome)
-    .bind(u.assurance)
-    .bind(u.evidence)
-    .bind(u.decision)
+    .bind(u.outcome.as_str())
+    .bind(u.assurance.as_str())
+    .bind(u.evidence.as_str())
+    .bind(u.decision.as_str())
     .bind(u.now)
     .bind(u.verified_at)
-    .bind(tenant.as_str())
-    .bind(session_id)
-    .bind(revision)
-    .execute(&db.pool)
+    .bind(u.tenant.as_str())
+    .bind(u.session_id.as_str())
+    .bind(u.revision)
+    .execute(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Stale)
+    }
 }
 
 /// What a decision needs to know about a tenant and one of its customers, read in one round
@@ -338,12 +342,14 @@ pub async fn record_factor(
     Ok(())
 }
 
-/// A write a new session needs: its row, and the biometric counter updates of its evidence.
-/// They commit inside the ledger's batch transaction together with the decision's audit entry
-/// (see [`apply_writes`]), so a decision is one durable commit and is acknowledged only after it.
+/// A write a decision needs: a new session's row or a re-decided session's update, and the
+/// biometric counter updates of its evidence. They commit inside the ledger's batch
+/// transaction together with the decision's audit entry (`store::batch`), so a decision is one
+/// durable commit and is acknowledged only after it.
 #[derive(Debug, Clone)]
 pub enum SessionWrite {
     Insert(Box<OwnedSession>),
+    Update(Box<SessionUpdate>),
     Biometric {
         tenant: TenantId,
         customer: CustomerRef,
@@ -392,7 +398,8 @@ const SESSION_ROWS_PER_INSERT: usize = 60;
 
 /// Apply a batch's session writes inside the caller's transaction: the new rows with
 /// multi-row INSERTs (one statement per 60 rows instead of one each: on PostgreSQL every
-/// statement is a round trip the single writer waits for), then the counter updates in order.
+/// statement is a round trip the single writer waits for), then the updates and counters in
+/// order.
 pub async fn apply_writes(
     conn: &mut AnyConnection,
     writes: &[&SessionWrite],
@@ -401,7 +408,7 @@ pub async fn apply_writes(
         .iter()
         .filter_map(|w| match w {
             SessionWrite::Insert(s) => Some(s.as_ref()),
-            SessionWrite::Biometric { .. } => None,
+            SessionWrite::Update(_) | SessionWrite::Biometric { .. } => None,
         })
         .collect();
     for chunk in inserts.chunks(SESSION_ROWS_PER_INSERT) {
@@ -449,19 +456,22 @@ pub async fn apply_writes(
             .map_err(StoreError::from_insert)?;
     }
     for w in writes {
-        if let SessionWrite::Biometric {
-            tenant,
-            customer,
-            matched,
-            now,
-        } = w
-        {
-            sqlx::query(biometric_sql(*matched))
-                .bind(tenant.as_str())
-                .bind(customer.as_str())
-                .bind(*now)
-                .execute(&mut *conn)
-                .await?;
+        match w {
+            SessionWrite::Insert(_) => {}
+            SessionWrite::Update(u) => update(&mut *conn, u).await?,
+            SessionWrite::Biometric {
+                tenant,
+                customer,
+                matched,
+                now,
+            } => {
+                sqlx::query(biometric_sql(*matched))
+                    .bind(tenant.as_str())
+                    .bind(customer.as_str())
+                    .bind(*now)
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
     }
     Ok(())
