@@ -199,6 +199,36 @@ impl From<AudioError> for Problem {
     }
 }
 
+/// The one mapping of brand errors (the console form shows the same codes on its page).
+impl From<crate::tenants::branding::BrandingError> for Problem {
+    fn from(e: crate::tenants::branding::BrandingError) -> Self {
+        use crate::tenants::{brand::BrandError, branding::BrandingError};
+        match e {
+            BrandingError::Invalid(BrandError::LogoTooLarge) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "logo_too_large",
+                "The logo is too large",
+            )
+            .with_detail(BrandError::LogoTooLarge.to_string()),
+            BrandingError::Invalid(b) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                b.code(),
+                "The brand is not valid",
+            )
+            .with_detail(b.to_string()),
+            BrandingError::NotTenantAdmin => Problem::new(
+                StatusCode::FORBIDDEN,
+                "tenant_admin_only",
+                "Only a tenant admin may change the brand",
+            ),
+            BrandingError::Ledger(_) | BrandingError::Store(_) => {
+                tracing::error!(error = %e, "brand storage failed");
+                Problem::internal()
+            }
+        }
+    }
+}
+
 /// A sample refused at the edge: the same problem whichever route carried it.
 impl From<SampleError> for Problem {
     fn from(e: SampleError) -> Self {
