@@ -33,11 +33,7 @@ async fn append(
         session_id: Some(session_id.to_string()),
         body,
     };
-    let receipt = state
-        .ledger
-        .append_with(tenant, event, with)
-        .await
-        .map_err(|e| SessionError::Internal(format!("audit append failed: {e}")))?;
+    let receipt = state.ledger.append_with(tenant, event, with).await?;
     tracing::debug!(
         session_id,
         kind,
@@ -57,18 +53,8 @@ pub async fn decision(
     decision: &Decision,
     with: Vec<SessionWrite>,
 ) -> Result<(), SessionError> {
-    let body = json!({
-        "outcome": decision.outcome,
-        "assurance": decision.assurance,
-        "acr": decision.acr,
-        "amr": decision.amr,
-        "channel": decision.channel,
-        "step_up": decision.step_up,
-        "biometrics": decision.biometrics,
-        "factors": decision.factors,
-        "reasons": decision.reasons,
-        "policy": decision.policy,
-    });
+    // The decision as the caller received it, member for member.
+    let body = serde_json::to_value(decision)?;
     append(state, tenant, customer, session_id, "decision", body, with).await
 }
 

@@ -3,7 +3,7 @@
 use std::{str::FromStr, sync::Arc};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::{
@@ -18,11 +18,19 @@ use crate::{
     biometrics::scorer::{
         KeystrokeFixedSample, KeystrokeFreeSample, Sample, SampleError, ScoreError, VoiceSample,
     },
-    crypto::{customer_key, envelope::context},
-    factors::service::{self as factors, FactorError},
-    policy::{Channel, FactorKind, Modality, Policy},
+    crypto::{
+        customer_key,
+        envelope::{EnvelopeError, context},
+        signing::SigningError,
+    },
+    factors::{
+        codes::CodeError,
+        service::{self as factors, FactorError},
+    },
+    ledger::LedgerError,
+    policy::{Channel, FactorKind, Modality, Policy, PolicyError},
     store::{self, StoreError, now_ms},
-    tenants::{CustomerRef, Sector, TenantId},
+    tenants::{CustomerRef, Sector, TenantError, TenantId},
 };
 
 /// Session bodies that may carry evidence are accepted up to one voice sample (base64 of
@@ -44,8 +52,8 @@ pub enum SessionError {
     Expired,
     #[error("the session was denied; start a new one")]
     Closed,
-    #[error("{0}")]
-    EvidenceTooLarge(String),
+    #[error("a session holds at most {max_items} pieces of evidence")]
+    EvidenceTooLarge { max_items: usize },
     #[error(transparent)]
     InvalidSample(#[from] SampleError),
     #[error(transparent)]
@@ -56,14 +64,28 @@ pub enum SessionError {
     FactorLocked(FactorKind),
     #[error("the session changed concurrently; retry")]
     Conflict,
+    #[error("the calling tenant has no row")]
+    TenantMissing,
+    #[error("the stored tenant or customer is not valid: {0}")]
+    Stored(#[from] TenantError),
     #[error("the tenant's policy cannot be resolved: {0}")]
-    Policy(String),
+    Policy(#[from] PolicyError),
     #[error(transparent)]
     Factor(#[from] FactorError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("internal: {0}")]
-    Internal(String),
+    #[error("audit append failed: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("template could not be opened: {0}")]
+    Template(#[from] EnvelopeError),
+    #[error("the scorer task failed: {0}")]
+    Scorer(#[from] tokio::task::JoinError),
+    #[error("stored session JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("assertion signing failed: {0}")]
+    Signing(#[from] SigningError),
+    #[error("no randomness for a session id: {0}")]
+    Random(#[from] CodeError),
 }
 
 /// Passive evidence as the platform sends it, one typed sample per modality.
@@ -109,8 +131,7 @@ pub struct SessionView {
     pub expires_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handoff_from: Option<String>,
-    #[schema(value_type = Object)]
-    pub decision: Value,
+    pub decision: Decision,
     /// Signed JWT (EdDSA) when the decision is `verified`; verify with /.well-known/jwks.json.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assertion: Option<String>,
@@ -125,19 +146,15 @@ pub fn parse_factor(raw: &str) -> Result<FactorKind, SessionError> {
 }
 
 fn new_session_id() -> Result<String, SessionError> {
-    let bytes = crate::factors::codes::random_bytes::<16>()
-        .map_err(|e| SessionError::Internal(e.to_string()))?;
+    let bytes = crate::factors::codes::random_bytes::<16>()?;
     Ok(format!("ses_{}", hex::encode(bytes)))
 }
 
 async fn policy_for(state: &AppState, tenant: &TenantId) -> Result<Arc<Policy>, SessionError> {
     let t = store::tenants::get(&state.db, tenant)
         .await?
-        .ok_or_else(|| SessionError::Policy("tenant not found".into()))?;
-    state
-        .policies
-        .for_tenant(tenant, t.sector)
-        .map_err(|e| SessionError::Policy(e.to_string()))
+        .ok_or(SessionError::TenantMissing)?;
+    Ok(state.policies.for_tenant(tenant, t.sector)?)
 }
 
 /// The tenant's policy and the customer as the engine sees them (registration, templates,
@@ -150,12 +167,9 @@ async fn decision_context(
     let modalities = Modality::ALL.map(|m| m.as_str());
     let ctx = store::sessions::decision_context(&state.db, tenant, customer, &modalities)
         .await?
-        .ok_or_else(|| SessionError::Policy("tenant not found".into()))?;
-    let sector = Sector::from_str(&ctx.sector).map_err(|e| SessionError::Policy(e.to_string()))?;
-    let policy = state
-        .policies
-        .for_tenant(tenant, sector)
-        .map_err(|e| SessionError::Policy(e.to_string()))?;
+        .ok_or(SessionError::TenantMissing)?;
+    let sector = Sector::from_str(&ctx.sector)?;
+    let policy = state.policies.for_tenant(tenant, sector)?;
     Ok((policy, customer_state(ctx)))
 }
 
@@ -231,14 +245,11 @@ async fn score_samples(
             reasons.push(format!("{}_not_enrolled", modality.as_str()));
             continue;
         };
-        let key = customer_key::unwrap(&state.master_key, tenant, customer, &wrapped)
-            .map_err(|e| SessionError::Internal(e.to_string()))?;
-        let opened = key
-            .open(
-                &context(tenant.as_str(), customer.as_str(), modality.as_str()),
-                &ciphertext,
-            )
-            .map_err(|e| SessionError::Internal(e.to_string()))?;
+        let key = customer_key::unwrap(&state.master_key, tenant, customer, &wrapped)?;
+        let opened = key.open(
+            &context(tenant.as_str(), customer.as_str(), modality.as_str()),
+            &ciphertext,
+        )?;
         // What the scorer remembers of the customer's past samples (the voiceprint's replay
         // fingerprints), sealed like the template.
         let slot = scorer.memory();
@@ -246,13 +257,10 @@ async fn score_samples(
             Some(slot) => {
                 match store::templates::template(&state.db, tenant, customer, slot.modality).await?
                 {
-                    Some(row) => Some(
-                        key.open(
-                            &context(tenant.as_str(), customer.as_str(), slot.modality),
-                            &row.ciphertext,
-                        )
-                        .map_err(|e| SessionError::Internal(e.to_string()))?,
-                    ),
+                    Some(row) => Some(key.open(
+                        &context(tenant.as_str(), customer.as_str(), slot.modality),
+                        &row.ciphertext,
+                    )?),
                     None => None,
                 }
             }
@@ -261,20 +269,17 @@ async fn score_samples(
         let result = tokio::task::spawn_blocking(move || {
             scorer.score_remembering(&opened, memory.as_deref().map(Vec::as_slice), &sample)
         })
-        .await
-        .map_err(|e| SessionError::Internal(e.to_string()))?;
+        .await?;
         match result {
             Ok((score, remembered)) => {
                 scores.push(score);
                 used.push(modality);
                 if let (Some(slot), Some(plain)) = (slot, remembered) {
                     let plain = Zeroizing::new(plain);
-                    let sealed = key
-                        .seal(
-                            &context(tenant.as_str(), customer.as_str(), slot.modality),
-                            &plain,
-                        )
-                        .map_err(|e| SessionError::Internal(e.to_string()))?;
+                    let sealed = key.seal(
+                        &context(tenant.as_str(), customer.as_str(), slot.modality),
+                        &plain,
+                    )?;
                     memories.push((slot, sealed));
                 }
             }
@@ -313,6 +318,7 @@ fn biometric_counters(
     policy: &Policy,
     channel: Channel,
     scores: &[BiometricScore],
+    now: i64,
 ) -> Vec<store::sessions::SessionWrite> {
     scores
         .iter()
@@ -320,7 +326,7 @@ fn biometric_counters(
             tenant: tenant.clone(),
             customer: customer.clone(),
             matched: engine::sample_matches(policy, channel, s),
-            now: now_ms(),
+            now,
         })
         .collect()
 }
@@ -348,13 +354,14 @@ fn decide(
     evidence: &Evidence,
     expires_at: i64,
     extra_reasons: Vec<String>,
+    now: i64,
 ) -> Decision {
     let mut decision = engine::decide(&DecisionInput {
         policy,
         channel,
         customer,
         evidence,
-        now_ms: now_ms(),
+        now_ms: now,
         expires_ms: expires_at,
     });
     for r in extra_reasons {
@@ -367,69 +374,74 @@ fn decide(
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, SessionError> {
-    serde_json::to_string(v).map_err(|e| SessionError::Internal(e.to_string()))
+    Ok(serde_json::to_string(v)?)
 }
 
+/// The signed assertion of a verified decision still in its session's lifetime.
 fn assertion(
     state: &AppState,
     tenant: &TenantId,
     policy: &Policy,
-    s: &store::sessions::StoredSession,
-    decision: &Value,
+    view: &SessionView,
+    verified_at: Option<i64>,
+    now: i64,
 ) -> Result<Option<String>, SessionError> {
-    let (session_id, customer, verified_at, expires_at) =
-        (&s.session_id, &s.customer_ref, s.verified_at, s.expires_at);
-    if decision["outcome"] != "verified" {
+    let decision = &view.decision;
+    if decision.outcome != Outcome::Verified || now >= view.expires_at {
         return Ok(None);
     }
-    let now = now_ms();
-    if now >= expires_at {
-        return Ok(None);
-    }
-    let channel = decision["channel"].as_str().unwrap_or_default();
-    let lifetime = Channel::from_str(channel)
-        .map(|c| policy.channel(c).assertion_lifetime_secs)
-        .unwrap_or(60) as i64;
+    let lifetime = policy.channel(decision.channel).assertion_lifetime_secs as i64;
     let claims = json!({
         "iss": state.settings.public_url,
-        "sub": customer,
+        "sub": view.customer_ref,
         "aud": tenant.as_str(),
         "tenant": tenant.as_str(),
-        "acr": decision["acr"],
-        "amr": decision["amr"],
+        "acr": decision.acr,
+        "amr": decision.amr,
         "auth_time": verified_at.unwrap_or(now) / 1000,
         "iat": now / 1000,
         "exp": now / 1000 + lifetime,
-        "sid": session_id,
-        "channel": channel,
-        "policy": decision["policy"],
+        "sid": view.session_id,
+        "channel": decision.channel,
+        "policy": decision.policy,
     });
-    state
-        .signer
-        .sign_jws(&claims, "JWT")
-        .map(Some)
-        .map_err(|e| SessionError::Internal(e.to_string()))
+    Ok(Some(state.signer.sign_jws(&claims, "JWT")?))
 }
 
+/// The answer for a session: its decision as decided (never re-read from its JSON), and the
+/// assertion when verified.
 fn view(
     state: &AppState,
     tenant: &TenantId,
     policy: &Policy,
-    s: &store::sessions::StoredSession,
+    mut view: SessionView,
+    verified_at: Option<i64>,
+    now: i64,
 ) -> Result<SessionView, SessionError> {
-    let decision: Value =
-        serde_json::from_str(&s.decision).map_err(|e| SessionError::Internal(e.to_string()))?;
-    let token = assertion(state, tenant, policy, s, &decision)?;
-    Ok(SessionView {
-        session_id: s.session_id.clone(),
-        customer_ref: s.customer_ref.clone(),
-        channel: parse_channel(&s.channel)?,
+    view.assertion = assertion(state, tenant, policy, &view, verified_at, now)?;
+    Ok(view)
+}
+
+/// A stored session as `GET` shows it (the one path that parses a stored decision).
+fn stored_view(
+    state: &AppState,
+    tenant: &TenantId,
+    policy: &Policy,
+    s: store::sessions::StoredSession,
+) -> Result<SessionView, SessionError> {
+    let decision: Decision = serde_json::from_str(&s.decision)?;
+    let channel = parse_channel(&s.channel)?;
+    let v = SessionView {
+        session_id: s.session_id,
+        customer_ref: s.customer_ref,
+        channel,
         created_at: s.created_at,
         expires_at: s.expires_at,
-        handoff_from: s.handoff_from.clone(),
+        handoff_from: s.handoff_from,
         decision,
-        assertion: token,
-    })
+        assertion: None,
+    };
+    view(state, tenant, policy, v, s.verified_at, now_ms())
 }
 
 #[allow(clippy::too_many_arguments)] // one row's fields; a struct would only rename them
@@ -440,15 +452,15 @@ async fn insert_session(
     policy: &Policy,
     channel: Channel,
     evidence: &Evidence,
-    decision: &Decision,
+    decision: Decision,
     expires_at: i64,
     handoff_from: Option<&str>,
     counters: Vec<store::sessions::SessionWrite>,
-) -> Result<store::sessions::StoredSession, SessionError> {
+    now: i64,
+) -> Result<SessionView, SessionError> {
     let session_id = new_session_id()?;
-    let now = now_ms();
     let evidence_json = to_json(evidence)?;
-    let decision_json = to_json(decision)?;
+    let decision_json = to_json(&decision)?;
     let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
     let mut writes = vec![store::sessions::SessionWrite::Insert(Box::new(
         store::sessions::OwnedSession {
@@ -461,8 +473,8 @@ async fn insert_session(
             policy_id: policy.id.clone(),
             policy_version: policy.version.clone(),
             policy_hash: policy.hash.clone(),
-            evidence: evidence_json.clone(),
-            decision: decision_json.clone(),
+            evidence: evidence_json,
+            decision: decision_json,
             handoff_from: handoff_from.map(str::to_string),
             now,
             expires_at,
@@ -473,21 +485,18 @@ async fn insert_session(
     // One durable commit for the row, its counters and its audit event: they ride in the
     // ledger's group-commit batch (DESIGN: "write the outcome and its audit event in one
     // transaction"), and the answer waits for that commit.
-    audit::decision(state, tenant, customer, &session_id, decision, writes).await?;
-    Ok(store::sessions::StoredSession {
+    audit::decision(state, tenant, customer, &session_id, &decision, writes).await?;
+    let v = SessionView {
         session_id,
         customer_ref: customer.to_string(),
-        channel: channel.as_str().into(),
-        outcome: decision.outcome.as_str().into(),
-        evidence: evidence_json,
-        decision: decision_json,
-        handoff_from: handoff_from.map(str::to_string),
-        revision: 1,
+        channel,
         created_at: now,
-        updated_at: now,
         expires_at,
-        verified_at,
-    })
+        handoff_from: handoff_from.map(str::to_string),
+        decision,
+        assertion: None,
+    };
+    view(state, tenant, policy, v, verified_at, now)
 }
 
 /// `POST /v1/sessions`.
@@ -499,10 +508,12 @@ pub async fn start(
     samples: Vec<Sample>,
 ) -> Result<SessionView, SessionError> {
     let (policy, customer_state) = decision_context(state, tenant, customer).await?;
-    let expires_at = now_ms() + policy.channel(channel).session_lifetime_secs as i64 * 1000;
     let (scores, reasons) =
         score_samples(state, tenant, customer, &policy, &customer_state, samples).await?;
-    let counters = biometric_counters(tenant, customer, &policy, channel, &scores);
+    // One reading of the clock for the decision, its row and its counters.
+    let now = now_ms();
+    let expires_at = now + policy.channel(channel).session_lifetime_secs as i64 * 1000;
+    let counters = biometric_counters(tenant, customer, &policy, channel, &scores, now);
     let evidence = Evidence {
         biometrics: scores,
         factors: Vec::new(),
@@ -514,12 +525,13 @@ pub async fn start(
         &evidence,
         expires_at,
         reasons,
+        now,
     );
-    let stored = insert_session(
-        state, tenant, customer, &policy, channel, &evidence, &decision, expires_at, None, counters,
+    insert_session(
+        state, tenant, customer, &policy, channel, &evidence, decision, expires_at, None, counters,
+        now,
     )
-    .await?;
-    view(state, tenant, &policy, &stored)
+    .await
 }
 
 /// A live session of this tenant (another tenant's id is simply not found).
@@ -540,10 +552,7 @@ async fn live(
     if s.outcome == Outcome::Denied.as_str() {
         return Err(SessionError::Closed);
     }
-    let customer: CustomerRef = s
-        .customer_ref
-        .parse()
-        .map_err(|_| SessionError::Internal("stored customer ref".into()))?;
+    let customer: CustomerRef = s.customer_ref.parse()?;
     let channel = parse_channel(&s.channel)?;
     Ok((s, customer, channel))
 }
@@ -558,15 +567,15 @@ async fn update_with(
 ) -> Result<SessionView, SessionError> {
     for _ in 0..5 {
         let (s, customer, channel) = live(state, tenant, session_id).await?;
-        let mut evidence: Evidence =
-            serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+        let mut evidence: Evidence = serde_json::from_str(&s.evidence)?;
         add(&mut evidence);
         if evidence.biometrics.len() + evidence.factors.len() > MAX_EVIDENCE_ITEMS {
-            return Err(SessionError::EvidenceTooLarge(format!(
-                "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
-            )));
+            return Err(SessionError::EvidenceTooLarge {
+                max_items: MAX_EVIDENCE_ITEMS,
+            });
         }
         let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
+        let now = now_ms();
         let decision = decide(
             &policy,
             channel,
@@ -574,8 +583,8 @@ async fn update_with(
             &evidence,
             s.expires_at,
             reasons.clone(),
+            now,
         );
-        let now = now_ms();
         let evidence_json = to_json(&evidence)?;
         let decision_json = to_json(&decision)?;
         let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
@@ -596,10 +605,25 @@ async fn update_with(
         .await?;
         if updated {
             audit::decision(state, tenant, &customer, session_id, &decision, Vec::new()).await?;
-            let stored = store::sessions::get(&state.db, tenant, session_id)
-                .await?
-                .ok_or(SessionError::NotFound)?;
-            return view(state, tenant, &policy, &stored);
+            // The row as just written: the read one with the new decision (no second read).
+            let v = SessionView {
+                session_id: s.session_id,
+                customer_ref: s.customer_ref,
+                channel,
+                created_at: s.created_at,
+                expires_at: s.expires_at,
+                handoff_from: s.handoff_from,
+                decision,
+                assertion: None,
+            };
+            return view(
+                state,
+                tenant,
+                &policy,
+                v,
+                s.verified_at.or(verified_at),
+                now,
+            );
         }
     }
     Err(SessionError::Conflict)
@@ -613,12 +637,11 @@ pub async fn add_evidence(
     samples: Vec<Sample>,
 ) -> Result<SessionView, SessionError> {
     let (s, customer, channel) = live(state, tenant, session_id).await?;
-    let previous: Evidence =
-        serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+    let previous: Evidence = serde_json::from_str(&s.evidence)?;
     if previous.biometrics.len() + previous.factors.len() + samples.len() > MAX_EVIDENCE_ITEMS {
-        return Err(SessionError::EvidenceTooLarge(format!(
-            "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
-        )));
+        return Err(SessionError::EvidenceTooLarge {
+            max_items: MAX_EVIDENCE_ITEMS,
+        });
     }
     let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
     let (scores, reasons) =
@@ -847,7 +870,7 @@ pub async fn get(
         .await?
         .ok_or(SessionError::NotFound)?;
     let policy = policy_for(state, tenant).await?;
-    view(state, tenant, &policy, &s)
+    stored_view(state, tenant, &policy, s)
 }
 
 /// `POST /v1/sessions/{id}/handoff`: continue on another channel. The evidence travels; the
@@ -861,16 +884,16 @@ pub async fn handoff(
 ) -> Result<SessionView, SessionError> {
     let (s, customer, _) = live(state, tenant, session_id).await?;
     let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
-    let evidence: Evidence =
-        serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+    let evidence: Evidence = serde_json::from_str(&s.evidence)?;
     // Failed attempts stay with the source session; successes and scores travel.
     let carried = Evidence {
         biometrics: evidence.biometrics,
         factors: evidence.factors.into_iter().filter(|f| f.success).collect(),
     };
+    let now = now_ms();
     let expires_at = s
         .expires_at
-        .min(now_ms() + policy.channel(target).session_lifetime_secs as i64 * 1000);
+        .min(now + policy.channel(target).session_lifetime_secs as i64 * 1000);
     let decision = decide(
         &policy,
         target,
@@ -878,19 +901,20 @@ pub async fn handoff(
         &carried,
         expires_at,
         vec!["handoff".into()],
+        now,
     );
-    let stored = insert_session(
+    insert_session(
         state,
         tenant,
         &customer,
         &policy,
         target,
         &carried,
-        &decision,
+        decision,
         expires_at,
         Some(session_id),
         Vec::new(),
+        now,
     )
-    .await?;
-    view(state, tenant, &policy, &stored)
+    .await
 }

@@ -450,14 +450,12 @@ impl LiveStream {
             e => StreamError::Session(e),
         })?;
         self.committed = Some(score.clone());
-        serde_json::from_value::<Outcome>(view.decision["outcome"].clone())
-            .map_err(|e| StreamError::Internal(e.to_string()))
+        Ok(view.decision.outcome)
     }
 
     async fn outcome_of_session(&self) -> Result<Outcome, StreamError> {
         let view = sessions::get(&self.state, &self.tenant, &self.session_id).await?;
-        serde_json::from_value::<Outcome>(view.decision["outcome"].clone())
-            .map_err(|e| StreamError::Internal(e.to_string()))
+        Ok(view.decision.outcome)
     }
 
     /// The platform ended the stream (or closed the socket): score what is left, commit the
