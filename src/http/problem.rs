@@ -24,7 +24,7 @@ use crate::{
     ledger::{LedgerError, merkle::ProofError},
     sessions::SessionError,
     store::StoreError,
-    tenants::TenantError,
+    tenants::{TenantError, brand::BrandError, branding::BrandingError},
 };
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -233,9 +233,8 @@ impl From<AudioError> for Problem {
 }
 
 /// The one mapping of brand errors (the console form shows the same codes on its page).
-impl From<crate::tenants::branding::BrandingError> for Problem {
-    fn from(e: crate::tenants::branding::BrandingError) -> Self {
-        use crate::tenants::{brand::BrandError, branding::BrandingError};
+impl From<BrandingError> for Problem {
+    fn from(e: BrandingError) -> Self {
         match e {
             BrandingError::Invalid(BrandError::LogoTooLarge) => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -254,10 +253,8 @@ impl From<crate::tenants::branding::BrandingError> for Problem {
                 "tenant_admin_only",
                 "Only a tenant admin may change the brand",
             ),
-            BrandingError::Ledger(_) | BrandingError::Store(_) => {
-                tracing::error!(error = %e, "brand storage failed");
-                Problem::internal()
-            }
+            BrandingError::Ledger(e) => e.into(),
+            BrandingError::Store(e) => e.into(),
         }
     }
 }

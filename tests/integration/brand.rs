@@ -526,12 +526,12 @@ both!(
         assert_eq!(brand_changes(&app, "acme").await.len(), changes);
         assert_eq!(brand_changes(&app, "other").await.len(), 1);
 
-        // The brand routes answer problem+json for a tenant that is not one.
+        // The brand routes answer problem+json: no logo, or not a tenant id at all.
         expect_problem(get(&app, "/brand/nobody/logo").await, 404, "not_found").await;
         expect_problem(
             get(&app, "/brand/Not%20A%20Tenant/style.css").await,
-            404,
-            "not_found",
+            400,
+            "invalid_request",
         )
         .await;
     }

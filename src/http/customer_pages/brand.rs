@@ -4,12 +4,12 @@
 //! brand's version, so they are cached for a while and a change is visible at once.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
-use super::super::problem::Problem;
+use super::super::{extract::ApiPath, problem::Problem};
 use crate::{
     AppState,
     tenants::{TenantId, branding},
@@ -17,16 +17,12 @@ use crate::{
 
 const CACHE: &str = "public, max-age=300";
 
-fn tenant_of(raw: &str) -> Result<TenantId, Problem> {
-    raw.parse().map_err(|_| Problem::not_found())
-}
-
 /// `:root` colours of one tenant, rendered from the parsed, validated colours only.
 pub async fn stylesheet(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<TenantId>,
 ) -> Result<Response, Problem> {
-    let brand = branding::current(&state, &tenant_of(&tenant)?).await?;
+    let brand = branding::current(&state, &tenant).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -41,9 +37,9 @@ pub async fn stylesheet(
 /// on every response), and a CSP of its own: even opened directly, an SVG runs nothing.
 pub async fn logo(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<TenantId>,
 ) -> Result<Response, Problem> {
-    let (content_type, bytes) = branding::logo(&state, &tenant_of(&tenant)?)
+    let (content_type, bytes) = branding::logo(&state, &tenant)
         .await?
         .ok_or_else(Problem::not_found)?;
     let content_type = match content_type.as_str() {
