@@ -217,18 +217,25 @@ fn customer_state(ctx: store::sessions::DecisionContext) -> CustomerState {
 /// Score the parsed samples the engine says can count ([`engine::eligible_modalities`]),
 /// against the customer's templates (and what their scorers remember: a replayed voice sample
 /// raises `replay_suspected`). Returns the scores and the reasons for samples not used.
+///
+/// Each sample claims one step of the customer's consecutive biometric failures before it is
+/// scored (`attempts::reserve_biometric`), so concurrent attempts on parallel sessions and
+/// instances cannot all be scored on one counter value: a miss stays counted, a match resets
+/// the counter, a sample not scored gives its step back. `customer_state`'s counter is set to
+/// what the first claim saw, the value this request's decision stands on.
 async fn score_samples(
     state: &AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
-    policy: &Policy,
-    customer_state: &CustomerState,
+    (policy, channel): (&Policy, Channel),
+    customer_state: &mut CustomerState,
     samples: Vec<Sample>,
 ) -> Result<(Vec<BiometricScore>, Vec<String>), SessionError> {
     let mut scores = Vec::new();
     let (mut used, mut memories) = (Vec::new(), Vec::new());
     let requested: Vec<Modality> = samples.iter().map(Sample::modality).collect();
     let (eligible, mut reasons) = engine::eligible_modalities(policy, customer_state, &requested);
+    let mut first_claim = true;
     for sample in samples {
         let modality = sample.modality();
         if !eligible.contains(&modality) {
@@ -266,12 +273,38 @@ async fn score_samples(
             }
             None => None,
         };
+        let claim =
+            super::attempts::reserve_biometric(state, tenant, customer, &policy.lockout).await?;
+        let counted = match &claim {
+            Ok(c) => c.failures_before,
+            Err(n) => *n,
+        };
+        if std::mem::take(&mut first_claim) {
+            customer_state.lockout.biometric_failures = counted;
+        }
+        let Ok(claim) = claim else {
+            // Other attempts reached the maximum since the context was read.
+            reasons.push("biometrics_disabled_after_failures".into());
+            break;
+        };
         let result = tokio::task::spawn_blocking(move || {
             scorer.score_remembering(&opened, memory.as_deref().map(Vec::as_slice), &sample)
         })
-        .await?;
+        .await;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                claim.reservation.release(state, tenant, customer).await?;
+                return Err(e.into());
+            }
+        };
         match result {
             Ok((score, remembered)) => {
+                if engine::sample_matches(policy, channel, &score) {
+                    claim.reservation.succeeded(state, tenant, customer).await?;
+                } else {
+                    claim.reservation.failed();
+                }
                 scores.push(score);
                 used.push(modality);
                 if let (Some(slot), Some(plain)) = (slot, remembered) {
@@ -284,8 +317,12 @@ async fn score_samples(
                 }
             }
             // The caller's audio is at fault: refuse the request before anything is stored.
-            Err(ScoreError::InvalidAudio(e)) => return Err(SessionError::InvalidAudio(e)),
+            Err(ScoreError::InvalidAudio(e)) => {
+                claim.reservation.release(state, tenant, customer).await?;
+                return Err(SessionError::InvalidAudio(e));
+            }
             Err(ScoreError::Unusable(e)) => {
+                claim.reservation.release(state, tenant, customer).await?;
                 tracing::warn!(modality = modality.as_str(), error = %e, "sample not scored");
                 reasons.push(format!("{}_sample_unusable", modality.as_str()));
             }
@@ -309,42 +346,6 @@ async fn score_samples(
         store::templates::touch_template(&state.db, tenant, customer, modality.as_str()).await?;
     }
     Ok((scores, reasons))
-}
-
-/// The counter updates for each scored sample, to commit with the new session.
-fn biometric_counters(
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    policy: &Policy,
-    channel: Channel,
-    scores: &[BiometricScore],
-    now: i64,
-) -> Vec<store::sessions::SessionWrite> {
-    scores
-        .iter()
-        .map(|s| store::sessions::SessionWrite::Biometric {
-            tenant: tenant.clone(),
-            customer: customer.clone(),
-            matched: engine::sample_matches(policy, channel, s),
-            now,
-        })
-        .collect()
-}
-
-/// Count each scored sample against the customer's consecutive-failure counter.
-async fn record_biometrics(
-    state: &AppState,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    policy: &Policy,
-    channel: Channel,
-    scores: &[BiometricScore],
-) -> Result<(), SessionError> {
-    for s in scores {
-        let matched = engine::sample_matches(policy, channel, s);
-        store::sessions::record_biometric(&state.db, tenant, customer, matched, now_ms()).await?;
-    }
-    Ok(())
 }
 
 fn decide(
@@ -455,14 +456,13 @@ async fn insert_session(
     decision: Decision,
     expires_at: i64,
     handoff_from: Option<&str>,
-    counters: Vec<store::sessions::SessionWrite>,
     now: i64,
 ) -> Result<SessionView, SessionError> {
     let session_id = new_session_id()?;
     let evidence_json = to_json(evidence)?;
     let decision_json = to_json(&decision)?;
     let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
-    let mut writes = vec![store::sessions::SessionWrite::Insert(Box::new(
+    let writes = vec![store::sessions::SessionWrite::Insert(Box::new(
         store::sessions::OwnedSession {
             session_id: session_id.clone(),
             tenant: tenant.clone(),
@@ -481,8 +481,7 @@ async fn insert_session(
             verified_at,
         },
     ))];
-    writes.extend(counters);
-    // One durable commit for the row, its counters and its audit event: they ride in the
+    // One durable commit for the row and its audit event: they ride in the
     // ledger's group-commit batch (DESIGN: "write the outcome and its audit event in one
     // transaction"), and the answer waits for that commit.
     audit::decision(state, tenant, customer, &session_id, &decision, writes).await?;
@@ -507,13 +506,19 @@ pub async fn start(
     channel: Channel,
     samples: Vec<Sample>,
 ) -> Result<SessionView, SessionError> {
-    let (policy, customer_state) = decision_context(state, tenant, customer).await?;
-    let (scores, reasons) =
-        score_samples(state, tenant, customer, &policy, &customer_state, samples).await?;
-    // One reading of the clock for the decision, its row and its counters.
+    let (policy, mut customer_state) = decision_context(state, tenant, customer).await?;
+    let (scores, reasons) = score_samples(
+        state,
+        tenant,
+        customer,
+        (&policy, channel),
+        &mut customer_state,
+        samples,
+    )
+    .await?;
+    // One reading of the clock for the decision and its row.
     let now = now_ms();
     let expires_at = now + policy.channel(channel).session_lifetime_secs as i64 * 1000;
-    let counters = biometric_counters(tenant, customer, &policy, channel, &scores, now);
     let evidence = Evidence {
         biometrics: scores,
         factors: Vec::new(),
@@ -528,8 +533,7 @@ pub async fn start(
         now,
     );
     insert_session(
-        state, tenant, customer, &policy, channel, &evidence, decision, expires_at, None, counters,
-        now,
+        state, tenant, customer, &policy, channel, &evidence, decision, expires_at, None, now,
     )
     .await
 }
@@ -643,10 +647,16 @@ pub async fn add_evidence(
             max_items: MAX_EVIDENCE_ITEMS,
         });
     }
-    let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
-    let (scores, reasons) =
-        score_samples(state, tenant, &customer, &policy, &customer_state, samples).await?;
-    record_biometrics(state, tenant, &customer, &policy, channel, &scores).await?;
+    let (policy, mut customer_state) = decision_context(state, tenant, &customer).await?;
+    let (scores, reasons) = score_samples(
+        state,
+        tenant,
+        &customer,
+        (&policy, channel),
+        &mut customer_state,
+        samples,
+    )
+    .await?;
     update_with(
         state,
         tenant,
@@ -708,22 +718,34 @@ pub async fn stream_evidence(
     .await
 }
 
-/// A finished stream counts once against the customer's consecutive-failure counter.
+/// Claim a voice stream's one attempt against the customer's consecutive-failure counter
+/// before any of its audio is scored (as `score_samples` claims one per posted sample).
+/// `None`: biometrics are disabled for the customer.
+pub async fn stream_claim(
+    state: &AppState,
+    tenant: &TenantId,
+    stream: &StreamSession,
+) -> Result<Option<super::attempts::Reservation>, SessionError> {
+    let claim =
+        super::attempts::reserve_biometric(state, tenant, &stream.customer, &stream.policy.lockout)
+            .await?;
+    Ok(claim.ok().map(|c| c.reservation))
+}
+
+/// Settle a stream's claim with its score: a match resets the counter, a miss stays counted.
 pub async fn stream_attempt(
     state: &AppState,
     tenant: &TenantId,
     stream: &StreamSession,
+    claim: super::attempts::Reservation,
     score: &BiometricScore,
 ) -> Result<(), SessionError> {
-    record_biometrics(
-        state,
-        tenant,
-        &stream.customer,
-        &stream.policy,
-        stream.channel,
-        std::slice::from_ref(score),
-    )
-    .await
+    if engine::sample_matches(&stream.policy, stream.channel, score) {
+        claim.succeeded(state, tenant, &stream.customer).await
+    } else {
+        claim.failed();
+        Ok(())
+    }
 }
 
 /// `POST /v1/sessions/{id}/factors/{kind}`: verify a code, count it, re-decide.
@@ -769,7 +791,7 @@ pub async fn submit_factor(
     };
     let now = now_ms();
     if success {
-        reservation.succeeded(state, tenant, &customer, now).await?;
+        reservation.succeeded(state, tenant, &customer).await?;
     }
     // A failure is already counted: the reservation was the increment.
     audit::factor_attempt(
@@ -913,7 +935,6 @@ pub async fn handoff(
         decision,
         expires_at,
         Some(session_id),
-        Vec::new(),
         now,
     )
     .await
