@@ -24,7 +24,7 @@ use crate::{
     ledger::{LedgerError, merkle::ProofError},
     sessions::SessionError,
     store::StoreError,
-    tenants::TenantError,
+    tenants::{TenantError, brand::BrandError, branding::BrandingError},
 };
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -232,6 +232,33 @@ impl From<AudioError> for Problem {
     }
 }
 
+/// The one mapping of brand errors (the console form shows the same codes on its page).
+impl From<BrandingError> for Problem {
+    fn from(e: BrandingError) -> Self {
+        match e {
+            BrandingError::Invalid(BrandError::LogoTooLarge) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "logo_too_large",
+                "The logo is too large",
+            )
+            .with_detail(BrandError::LogoTooLarge.to_string()),
+            BrandingError::Invalid(b) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                b.code(),
+                "The brand is not valid",
+            )
+            .with_detail(b.to_string()),
+            BrandingError::NotTenantAdmin => Problem::new(
+                StatusCode::FORBIDDEN,
+                "tenant_admin_only",
+                "Only a tenant admin may change the brand",
+            ),
+            BrandingError::Ledger(e) => e.into(),
+            BrandingError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// A sample refused at the edge: the same problem whichever route carried it.
 impl From<SampleError> for Problem {
     fn from(e: SampleError) -> Self {
@@ -252,6 +279,7 @@ impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Duplicate => Problem::conflict("the resource already exists"),
+            StoreError::Stale => Problem::conflict("the resource changed concurrently; retry"),
             other => {
                 tracing::error!(error = %other, "storage error");
                 Problem::internal()

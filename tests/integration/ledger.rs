@@ -10,12 +10,16 @@ use crate::common::TestApp;
 use serde_json::json;
 use trustline::{
     ledger::{
-        Ledger, LedgerEvent,
+        Ledger, LedgerError, LedgerEvent,
         entry::{EntryFields, TreeHeadClaims},
         merkle::{self, Hash},
         verify::VerifyReport,
     },
-    store::sessions::{OwnedSession, SessionWrite},
+    store::{
+        StoreError,
+        batch::BatchWrite,
+        sessions::{OwnedSession, SessionWrite},
+    },
     tenants::{CustomerRef, TenantId},
 };
 
@@ -493,8 +497,8 @@ async fn the_audit_verify_command_names_the_first_bad_entry() {
     assert!(out.contains("FAIL cli: entry 8 is missing"), "{out}");
 }
 
-fn session_row(tenant: &TenantId, id: &str) -> SessionWrite {
-    SessionWrite::Insert(Box::new(OwnedSession {
+fn session_row(tenant: &TenantId, id: &str) -> BatchWrite {
+    BatchWrite::Session(SessionWrite::Insert(Box::new(OwnedSession {
         session_id: id.into(),
         tenant: tenant.clone(),
         customer: "cust-9".parse().unwrap(),
@@ -510,7 +514,7 @@ fn session_row(tenant: &TenantId, id: &str) -> SessionWrite {
         now: 1,
         expires_at: i64::MAX,
         verified_at: None,
-    }))
+    })))
 }
 
 async fn count(app: &TestApp, sql: &str, tenant: &str) -> i64 {
@@ -566,7 +570,14 @@ both_backends!(
         for (i, t) in tasks.into_iter().enumerate() {
             match t.await.unwrap() {
                 Ok(_) => ok += 1,
-                Err(e) => assert_eq!(i + 1, 7, "only the duplicate fails: {e}"),
+                Err(e) => {
+                    assert_eq!(i + 1, 7, "only the duplicate fails: {e}");
+                    // The caller learns why, typed (a stale session revision is retried on it).
+                    assert!(
+                        matches!(e, LedgerError::Store(StoreError::Duplicate)),
+                        "refusal kept its reason: {e:?}"
+                    );
+                }
             }
         }
         assert_eq!(ok, 39);
@@ -589,5 +600,59 @@ both_backends!(
         );
         let report = verify(&app, "t-rows").await;
         assert!(report.ok(), "{report:?}");
+    }
+);
+
+both_backends!(
+    the_background_loops_serve_starts_sign_grown_logs_and_stop_when_dropped,
+    |app: TestApp| async move {
+        use std::time::Duration;
+        use trustline::background::{self, Intervals};
+        app.tenant_with_key("t-loops", trustline::tenants::Sector::Retail, &[])
+            .await;
+        let tenant: TenantId = "t-loops".parse().unwrap();
+        let heads = || async {
+            trustline::store::ledger::tree_heads(&app.state.db, "t-loops")
+                .await
+                .unwrap()
+        };
+        app.state
+            .ledger
+            .append(&tenant, event(0, Some("cust-1")))
+            .await
+            .unwrap();
+        let every = Intervals {
+            tree_heads: Duration::from_millis(100),
+            retention: Duration::from_millis(100),
+            key_reload: Duration::from_millis(100),
+            outbox_poll: Duration::from_millis(50),
+        };
+        let loops = background::start(&app.state, every).await;
+        // Start-up signs the head the log was left without.
+        assert_eq!(heads().await.last().map(|h| h.tree_size), Some(1));
+        // The periodic loop signs the log once it grew.
+        app.state
+            .ledger
+            .append(&tenant, event(1, Some("cust-1")))
+            .await
+            .unwrap();
+        let mut signed = false;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if heads().await.last().map(|h| h.tree_size) == Some(2) {
+                signed = true;
+                break;
+            }
+        }
+        assert!(signed, "the periodic loop signed the grown log");
+        // Dropped: the loops stop, a grown log stays unsigned.
+        drop(loops);
+        app.state
+            .ledger
+            .append(&tenant, event(2, Some("cust-1")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(heads().await.last().map(|h| h.tree_size), Some(2));
     }
 );
