@@ -433,9 +433,11 @@ mod tests {
             #[serde(deserialize_with = "object_or_array::<_, Wrapped, Vec<Event>, _>")]
             sample: Events,
         }
-        let n = |text: &str| from_slice::<Body>(text.as_bytes()).map(|b| b.sample.0.len());
+        let n = |text: &str| {
+            from_slice::<Body>(text.as_bytes()).map(|b| b.sample.0.iter().map(|e| e.t).sum::<u32>())
+        };
         assert_eq!(n(r#"{"sample": {"events": [{"t": 1}]}}"#).unwrap(), 1);
-        assert_eq!(n(r#"{"sample": [{"t": 1}, {"t": 2}]}"#).unwrap(), 2);
+        assert_eq!(n(r#"{"sample": [{"t": 1}, {"t": 2}]}"#).unwrap(), 3);
         assert!(n(r#"{"sample": [[1]]}"#).is_err());
         assert!(n(r#"{"sample": {"events": [[1]]}}"#).is_err());
         assert!(n(r#"{"sample": {"events": [], "x": 1}}"#).is_err());
