@@ -147,12 +147,7 @@ impl WebUser {
 }
 
 fn lang_of(parts: &Parts) -> Lang {
-    parts
-        .headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(Lang::from_accept_language)
-        .unwrap_or(Lang::En)
+    Lang::of_request(&parts.uri, &parts.headers)
 }
 
 impl FromRequestParts<AppState> for WebUser {
@@ -278,7 +273,8 @@ pub fn redirect_with_cookies(to: &str, cookies: Vec<HeaderValue>) -> Response {
     response
 }
 
-/// The page frame: language, title, stylesheet, a header with the sign-out form when signed in.
+/// The page frame: language, title, stylesheet, a header with the language switch and, when
+/// signed in, the sign-out form.
 pub fn page(lang: Lang, title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -292,6 +288,7 @@ pub fn page(lang: Lang, title: &str, user: Option<&WebUser>, body: Markup) -> Ma
             body {
                 header {
                     span.brand { "trustline" }
+                    (super::i18n::switch(lang))
                     @if let Some(user) = user {
                         span.who {
                             (lang.t("signed_in_as")) " "

@@ -128,6 +128,9 @@ before(async () => {
 });
 
 after(async () => {
+  // Every page axe-core checked, in every test.
+  for (const [name, res] of Object.entries(axeResults)) console.log(`axe-core ${name}: ${JSON.stringify(res)}`);
+  if (shots && Object.keys(axeResults).length) writeFileSync(path.join(shots, 'axe-results.json'), `${JSON.stringify(axeResults, null, 2)}\n`);
   await browser?.close();
   for (const c of children) c.kill('SIGTERM');
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -593,6 +596,75 @@ test('camera consent on the customer\'s phone (360 px): request, link, code, cho
   await phone.close();
   await agent.close();
 
-  for (const [name, res] of Object.entries(axeResults)) console.log(`axe-core ${name}: ${JSON.stringify(res)}`);
-  writeFileSync(path.join(shots, 'axe-results.json'), `${JSON.stringify(axeResults, null, 2)}\n`);
+});
+
+// The page's language: <html lang>, and the switch marks it as the current one.
+async function pageLanguage(page) {
+  const lang = await page.getAttribute('html', 'lang');
+  const current = await page.getAttribute('[data-testid=lang-switch] a[aria-current=true]', 'data-lang');
+  assert.equal(current, lang, 'the switch marks the page\'s language');
+  return lang;
+}
+
+test('customer pages in Polish from Accept-Language: pl, and the language switch (360 px)', async () => {
+  const sid = await verifiedSession('C-2002');
+  const asked = await api('POST', `/v1/sessions/${sid}/privacy-link-requests`);
+  assert.equal(asked.status, 201, JSON.stringify(asked));
+  const link = await delivered(asked.body.link_id);
+  const code = await agentCode(sid, 'privacy');
+
+  const phone = await phoneContext('pl-PL');
+  const page = await phone.newPage();
+  await page.goto(link.url);
+  assert.equal(await pageLanguage(page), 'pl');
+  assert.equal(await page.textContent('h1'), 'Twoje centrum prywatności');
+  assert.match(await page.textContent('[data-testid=landing]'), /Wpisz kod, który odczyta Ci konsultant/);
+  assert.equal(await page.textContent('[data-testid=confirm]'), 'Dalej');
+  // Every language is offered by its own name.
+  const offered = await page.$$eval('[data-testid=lang-switch] a', (as) => as.map((a) => `${a.lang}:${a.textContent}`));
+  assert.deepEqual(offered, ['en:English', 'nl:Nederlands', 'sv:Svenska', 'pl:Polski', 'no:Norsk']);
+  await phoneChecks(page, 'landing-pl');
+  await axeCheck(page, 'landing-pl');
+  await page.screenshot({ path: path.join(shots, 'i18n-1-landing-pl.png'), fullPage: true });
+
+  // A wrong code: the plural follows Polish grammar (4 attempts left: "Zostały 4 próby").
+  await page.fill('[data-testid=code]', '000000');
+  await page.click('[data-testid=confirm]');
+  assert.match(await page.textContent('[data-testid=wrong-code]'), /^Ten kod jest nieprawidłowy\. Zostały \d próby\.$/);
+  await axeCheck(page, 'landing-wrong-code-pl');
+
+  // The switch: one tap to Norwegian, which the next pages keep (a cookie, not the browser's header).
+  await Promise.all([page.waitForEvent('load'), page.tap('[data-testid=lang-switch] a[data-lang=no]')]);
+  assert.equal(await pageLanguage(page), 'no');
+  assert.equal(await page.textContent('h1'), 'Personvernsenteret ditt');
+  await phoneChecks(page, 'landing-no');
+  await axeCheck(page, 'landing-no');
+  await page.fill('[data-testid=code]', code);
+  await Promise.all([page.waitForURL(/\/privacy$/), page.click('[data-testid=confirm]')]);
+  assert.equal(await pageLanguage(page), 'no');
+  assert.equal(await page.textContent('h1'), 'Personvernsenter');
+  await page.screenshot({ path: path.join(shots, 'i18n-2-privacy-no.png'), fullPage: true });
+
+  // Back to Polish on the privacy centre: purposes, notices and dates in Polish.
+  await Promise.all([page.waitForEvent('load'), page.tap('[data-testid=lang-switch] a[data-lang=pl]')]);
+  assert.equal(await pageLanguage(page), 'pl');
+  assert.equal(await page.textContent('h1'), 'Centrum prywatności');
+  assert.equal(await page.textContent('[data-purpose=voiceprint_enrolment] h3'), 'Rozpoznawanie Cię po głosie');
+  assert.match(await page.textContent('[data-purpose=keystroke_enrolment] [data-testid=notice]'), /Czy możemy nauczyć się rytmu Twojego pisania/);
+  const enrolled = await page.textContent('[data-testid=templates] tr[data-modality] td:nth-child(2)');
+  assert.match(enrolled, /^\d{1,2} (stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|listopada|grudnia) \d{4} r\., \d{2}:\d{2} UTC$/);
+  assert.equal(await page.textContent('[data-testid=templates] tr[data-modality] td:nth-child(1)'), 'Odcisk głosu');
+  await phoneChecks(page, 'privacy-centre-pl');
+  await axeCheck(page, 'privacy-centre-pl');
+  await page.screenshot({ path: path.join(shots, 'i18n-3-privacy-pl.png'), fullPage: true });
+
+  // An error page in Polish, with the switch too.
+  const bogus = await page.goto(`${base}/l/not-a-real-link-token`);
+  assert.ok([404, 410].includes(bogus.status()), String(bogus.status()));
+  assert.equal(await pageLanguage(page), 'pl');
+  assert.equal(await page.textContent('[data-code]'), 'Ten link jest nieprawidłowy, wygasł lub został już użyty. Poproś o nowy.');
+  await phoneChecks(page, 'error-link-invalid-pl');
+  await axeCheck(page, 'error-link-invalid-pl');
+  await page.screenshot({ path: path.join(shots, 'i18n-4-error-pl.png'), fullPage: true });
+  await phone.close();
 });

@@ -1,19 +1,15 @@
 //! The tenant's brand as the customer pages load it (a stylesheet and a logo, same origin, so
-//! the pages' CSP stays `style-src 'self'; img-src 'self'`), and the language switch.
+//! the pages' CSP stays `style-src 'self'; img-src 'self'`). The language switch is
+//! `http::i18n::switch` (`?lang=`, remembered by `i18n::remember_choice`).
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
-use serde::Deserialize;
 
 use crate::{
     AppState,
-    http::{
-        i18n::{LANG_COOKIE, Lang},
-        web,
-    },
     tenants::{TenantId, branding},
 };
 
@@ -78,35 +74,4 @@ pub async fn logo(State(state): State<AppState>, Path(tenant): Path<String>) -> 
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Back {
-    #[serde(default)]
-    back: String,
-}
-
-/// The visible language switch: remember the choice (a cookie for a year) and go back. Only a
-/// path on this site is a valid way back.
-pub async fn switch(
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-    Query(q): Query<Back>,
-) -> Response {
-    let Some(lang) = Lang::parse(&code) else {
-        return not_found();
-    };
-    let back = if q.back.starts_with('/') && !q.back.starts_with("//") && !q.back.contains('\\')
-    {
-        q.back
-    } else {
-        "/".to_string()
-    };
-    let secure = state.settings.cookie_secure;
-    let mut response = Redirect::to(&back).into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        web::set_cookie(LANG_COOKIE, lang.code(), 365 * 24 * 3600, secure),
-    );
-    response
 }

@@ -100,7 +100,7 @@ fn link_page_error(e: LinkError, lang: Lang) -> PageError {
 }
 
 /// The frame of every customer page: the tenant's name as the brand, the page in the
-/// customer's language, no script.
+/// customer's language with the switch to the others, no script.
 fn customer_frame(lang: Lang, brand: &str, title: &str, body: maud::Markup) -> maud::Markup {
     maud::html! {
         (maud::DOCTYPE)
@@ -114,6 +114,7 @@ fn customer_frame(lang: Lang, brand: &str, title: &str, body: maud::Markup) -> m
             body.customer {
                 header {
                     span.brand data-testid="brand" { (brand) }
+                    (super::i18n::switch(lang))
                 }
                 main {
                     h1 { (title) }
