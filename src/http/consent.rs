@@ -24,8 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    customers::store_problem,
-    extract::{ApiJson, PlatformCaller},
+    extract::{ApiJson, ApiPath, PlatformCaller},
     problem::Problem,
 };
 use crate::{
@@ -38,7 +37,7 @@ use crate::{
             self, CameraGrant, CaptureRequest, GrantCommand, ServiceError, SignedReceipt, Withdrawn,
         },
     },
-    ledger::{ConsistencyProof, InclusionProof, LedgerError, SignedTreeHead, merkle::ProofError},
+    ledger::{ConsistencyProof, InclusionProof, LedgerError, SignedTreeHead},
     store::{self, consents::ConsentRow},
     tenants::{CustomerRef, Scope},
 };
@@ -66,11 +65,6 @@ fn require_any(caller: &PlatformCaller, scopes: &[Scope]) -> Result<(), Problem>
     } else {
         Err(Problem::scope_denied(scopes[0].as_str()))
     }
-}
-
-fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
-    raw.try_into()
-        .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))
 }
 
 fn parse_purpose(raw: &str) -> Result<Purpose, Problem> {
@@ -108,8 +102,9 @@ fn notice_json(notice: &Notice) -> serde_json::Value {
     })
 }
 
-fn service_problem(e: ServiceError) -> Problem {
-    match e {
+impl From<ServiceError> for Problem {
+    fn from(e: ServiceError) -> Self {
+        match e {
         ServiceError::UnknownPurpose(p) => parse_purpose(&p)
             .err()
             .unwrap_or_else(|| Problem::bad_request(format!("purpose `{p}` is not configured"))),
@@ -164,8 +159,8 @@ fn service_problem(e: ServiceError) -> Problem {
             "accepted_methods",
             accepted_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         ),
-        ServiceError::Ledger(e) => ledger_problem(e),
-        ServiceError::Store(e) => store_problem(e),
+        ServiceError::Ledger(e) => e.into(),
+        ServiceError::Store(e) => e.into(),
         ServiceError::Signing(e) => {
             tracing::error!(error = %e, "signing failed");
             Problem::internal()
@@ -189,31 +184,6 @@ fn service_problem(e: ServiceError) -> Problem {
             "The consent record does not match the tamper-evident log; no receipt is signed",
         ),
     }
-}
-
-fn ledger_problem(e: LedgerError) -> Problem {
-    match e {
-        // Well-formed requests the log cannot answer (schemathesis ST202: a schema-valid index
-        // or size was 400): an entry or size beyond the log is not found; sizes out of order
-        // are well-formed but not applicable.
-        LedgerError::Proof(p @ ProofError::IndexOutOfRange { .. }) => {
-            Problem::not_found().with_detail(p.to_string())
-        }
-        LedgerError::Proof(p @ ProofError::SizesOutOfOrder { .. }) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "sizes_out_of_order",
-            "The first tree size is larger than the second",
-        )
-        .with_detail(p.to_string()),
-        LedgerError::Proof(p) => Problem::bad_request(p.to_string()),
-        LedgerError::NoTreeHead => {
-            Problem::not_found().with_detail("the log has no signed tree head yet")
-        }
-        LedgerError::WriterGone => Problem::unavailable("the log is not accepting appends"),
-        other => {
-            tracing::error!(error = %other, "ledger error");
-            Problem::internal()
-        }
     }
 }
 
@@ -266,7 +236,7 @@ pub async fn grant(
     ApiJson(body): ApiJson<GrantRequest>,
 ) -> Result<impl IntoResponse, Problem> {
     caller.require(Scope::Consent)?;
-    let customer = parse_customer(body.customer_ref)?;
+    let customer = CustomerRef::try_from(body.customer_ref)?;
     let purpose = parse_purpose(&body.purpose)?;
     let session_id = body.session_id.as_deref().map(parse_session).transpose()?;
     let outcome = service::grant(
@@ -284,8 +254,7 @@ pub async fn grant(
             terms: None,
         },
     )
-    .await
-    .map_err(service_problem)?;
+    .await?;
     let index = outcome.ledger.index;
     Ok((
         StatusCode::CREATED,
@@ -333,7 +302,7 @@ pub async fn withdraw(
     ApiJson(body): ApiJson<WithdrawRequest>,
 ) -> Result<Json<WithdrawResponse>, Problem> {
     caller.require(Scope::Consent)?;
-    let customer = parse_customer(body.customer_ref)?;
+    let customer = CustomerRef::try_from(body.customer_ref)?;
     let purpose = parse_purpose(&body.purpose)?;
     let session = body.session_id.as_deref().map(parse_session).transpose()?;
     let method = body.method.unwrap_or_else(|| "platform".into());
@@ -350,8 +319,7 @@ pub async fn withdraw(
         session.as_deref(),
         &method,
     )
-    .await
-    .map_err(service_problem)?;
+    .await?;
     Ok(Json(WithdrawResponse {
         status: if withdrawn.is_empty() {
             "not_in_force"
@@ -378,14 +346,11 @@ pub struct ConsentView {
 pub async fn list(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
 ) -> Result<Json<Vec<ConsentView>>, Problem> {
     caller.require(Scope::Consent)?;
-    let customer = parse_customer(customer_ref)?;
     let now = store::now_ms();
-    let rows = service::list(&state, &caller.tenant, &customer)
-        .await
-        .map_err(service_problem)?;
+    let rows = service::list(&state, &caller.tenant, &customer).await?;
     Ok(Json(
         rows.into_iter()
             .map(|c| {
@@ -414,7 +379,7 @@ pub async fn receipt(
     service::receipt(&state, &caller.tenant, &consent_id)
         .await
         .map(Json)
-        .map_err(service_problem)
+        .map_err(Problem::from)
 }
 
 /// The current notice of a purpose (what to show before asking). Requires scope `consent`.
@@ -459,10 +424,8 @@ pub async fn camera_grant(
 ) -> Result<impl IntoResponse, Problem> {
     caller.require(Scope::Consent)?;
     let session = parse_session(&session_id)?;
-    let customer = parse_customer(body.customer_ref)?;
-    let grant = service::camera_grant(&state, &caller.tenant, &session, &customer)
-        .await
-        .map_err(service_problem)?;
+    let customer = CustomerRef::try_from(body.customer_ref)?;
+    let grant = service::camera_grant(&state, &caller.tenant, &session, &customer).await?;
     Ok((StatusCode::CREATED, Json(grant)))
 }
 
@@ -627,10 +590,9 @@ pub async fn tree_head(
     state
         .ledger
         .latest_tree_head(&caller.tenant)
-        .await
-        .map_err(ledger_problem)?
+        .await?
         .map(Json)
-        .ok_or_else(|| ledger_problem(LedgerError::NoTreeHead))
+        .ok_or_else(|| Problem::from(LedgerError::NoTreeHead))
 }
 
 /// Sign a tree head over everything committed now (on demand). Requires scope `audit`.
@@ -641,11 +603,7 @@ pub async fn sign_tree_head(
     caller: PlatformCaller,
 ) -> Result<impl IntoResponse, Problem> {
     require_any(&caller, &[Scope::Audit, Scope::Consent])?;
-    let head = state
-        .ledger
-        .sign_tree_head(&caller.tenant)
-        .await
-        .map_err(ledger_problem)?;
+    let head = state.ledger.sign_tree_head(&caller.tenant).await?;
     Ok((StatusCode::CREATED, Json(head)))
 }
 
@@ -672,7 +630,7 @@ pub async fn inclusion_proof(
         .inclusion_proof(&caller.tenant, index, q.tree_size)
         .await
         .map(Json)
-        .map_err(ledger_problem)
+        .map_err(Problem::from)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -698,5 +656,5 @@ pub async fn consistency_proof(
         .consistency_proof(&caller.tenant, q.first, q.second)
         .await
         .map(Json)
-        .map_err(ledger_problem)
+        .map_err(Problem::from)
 }

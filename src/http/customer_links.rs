@@ -13,7 +13,7 @@ use axum::{
     routing::{get, post},
 };
 
-use super::{customers::store_problem, extract::PlatformCaller, problem::Problem};
+use super::{extract::PlatformCaller, problem::Problem};
 use crate::{
     AppState,
     consent::{
@@ -70,7 +70,7 @@ fn link_problem(e: LinkError) -> Problem {
             "The session's verification is too old",
         )
         .with_detail("verify the customer again in a session, then ask for the link"),
-        LinkError::Store(e) => store_problem(e),
+        LinkError::Store(e) => e.into(),
         other => {
             tracing::error!(error = %other, "customer link failed");
             Problem::internal()
@@ -138,8 +138,7 @@ pub async fn camera_choice(
     caller.require(Scope::Consent)?;
     let session = parse_session(&session_id)?;
     if crate::store::sessions::get(&state.db, &caller.tenant, session)
-        .await
-        .map_err(store_problem)?
+        .await?
         .is_none()
     {
         return Err(link_problem(LinkError::SessionNotFound));

@@ -1,21 +1,14 @@
 //! Platform API: the calling tenant and its customers.
 
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    extract::{ApiJson, PlatformCaller},
+    extract::{ApiJson, ApiPath, PlatformCaller},
     problem::Problem,
 };
 use crate::{
-    AppState,
-    store::{self, StoreError},
+    AppState, store,
     tenants::{CustomerRef, Scope, Sector},
 };
 
@@ -69,21 +62,6 @@ pub struct TenantResponse {
     pub scopes: Vec<Scope>,
 }
 
-pub(crate) fn store_problem(e: StoreError) -> Problem {
-    match e {
-        StoreError::Duplicate => Problem::conflict("the resource already exists"),
-        other => {
-            tracing::error!(error = %other, "storage error");
-            Problem::internal()
-        }
-    }
-}
-
-fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
-    raw.try_into()
-        .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))
-}
-
 /// The tenant and scopes of the calling key.
 #[utoipa::path(get, path = "/v1/tenant", tag = "platform", security(("api_key" = [])),
     responses((status = 200, body = TenantResponse), (status = 401, body = Problem)))]
@@ -92,8 +70,7 @@ pub async fn whoami(
     caller: PlatformCaller,
 ) -> Result<Json<TenantResponse>, Problem> {
     let tenant = store::tenants::get(&state.db, &caller.tenant)
-        .await
-        .map_err(store_problem)?
+        .await?
         .ok_or_else(Problem::unauthenticated)?;
     Ok(Json(TenantResponse {
         tenant_id: tenant.tenant_id.to_string(),
@@ -112,11 +89,10 @@ pub async fn whoami(
 pub async fn put_customer(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
     ApiJson(body): ApiJson<CustomerRequest>,
 ) -> Result<impl IntoResponse, Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
     let mut methods: Vec<String> = body
         .methods
         .iter()
@@ -132,12 +108,9 @@ pub async fn put_customer(
             "code_only excludes every biometric method",
         ));
     }
-    let created = store::customers::upsert(&state.db, &caller.tenant, &customer, &methods)
-        .await
-        .map_err(store_problem)?;
+    let created = store::customers::upsert(&state.db, &caller.tenant, &customer, &methods).await?;
     let stored = store::customers::get(&state.db, &caller.tenant, &customer)
-        .await
-        .map_err(store_problem)?
+        .await?
         .ok_or_else(Problem::internal)?;
     let status = if created {
         StatusCode::CREATED
@@ -154,13 +127,11 @@ pub async fn put_customer(
 pub async fn get_customer(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
 ) -> Result<Json<CustomerResponse>, Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
     let stored = store::customers::get(&state.db, &caller.tenant, &customer)
-        .await
-        .map_err(store_problem)?
+        .await?
         .ok_or_else(Problem::not_found)?;
     Ok(Json(to_response(stored)))
 }
@@ -172,14 +143,10 @@ pub async fn get_customer(
 pub async fn delete_customer(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
 ) -> Result<StatusCode, Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
-    if store::customers::delete(&state.db, &caller.tenant, &customer)
-        .await
-        .map_err(store_problem)?
-    {
+    if store::customers::delete(&state.db, &caller.tenant, &customer).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found())

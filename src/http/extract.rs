@@ -1,9 +1,11 @@
 //! Extractors shared by the platform API: JSON bodies and API-key callers.
 
+use std::str::FromStr;
+
 use axum::{
     body::Bytes,
     extract::{
-        FromRequest, FromRequestParts, Request,
+        FromRequest, FromRequestParts, Path, Request,
         rejection::{BytesRejection, JsonRejection},
     },
     http::{header, request::Parts},
@@ -43,6 +45,26 @@ where
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// The one path parameter of a route, parsed into its domain type (`ApiPath<CustomerRef>`):
+/// a malformed value is refused with the type's own problem (`400 invalid_request`).
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: FromStr,
+    T::Err: Into<Problem>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Problem::bad_request(e.body_text()))?;
+        raw.parse().map(Self).map_err(Into::into)
     }
 }
 

@@ -3,15 +3,14 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{post, put},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    customers::store_problem,
-    extract::{ApiJson, PlatformCaller},
+    extract::{ApiJson, ApiPath, PlatformCaller},
     problem::Problem,
 };
 use crate::{
@@ -19,14 +18,10 @@ use crate::{
     biometrics::{
         keystroke::{
             KeyEvent,
-            service::{
-                self, EnrolmentReceipt, KeystrokeEvidence, KeystrokeServiceError, KeystrokeVerdict,
-                VerifyOutcome,
-            },
+            service::{self, EnrolmentReceipt, KeystrokeEvidence, KeystrokeVerdict, VerifyOutcome},
         },
         scorer::{KeystrokeFixedSample, KeystrokeFreeSample},
     },
-    consent::ConsentError,
     tenants::{CustomerRef, Scope},
 };
 
@@ -76,33 +71,6 @@ pub struct EvidenceResponse {
     pub verdict: Option<KeystrokeVerdict>,
 }
 
-fn keystroke_problem(e: KeystrokeServiceError) -> Problem {
-    match e {
-        KeystrokeServiceError::Input(e) if e.is_client_error() => Problem::keystroke(&e),
-        KeystrokeServiceError::Consent(ConsentError::Required(purpose)) => Problem::new(
-            StatusCode::FORBIDDEN,
-            "consent_required",
-            "An explicit, unexpired consent of the customer is required",
-        )
-        .with_extension("purpose", purpose.as_str()),
-        KeystrokeServiceError::Consent(ConsentError::Store(e))
-        | KeystrokeServiceError::Store(e) => store_problem(e),
-        KeystrokeServiceError::UnknownCustomer => Problem::not_found(),
-        KeystrokeServiceError::MethodNotChosen => {
-            Problem::conflict("the customer did not choose typing as a recognition method")
-        }
-        other => {
-            tracing::error!(error = %other, "keystroke service failure");
-            Problem::internal()
-        }
-    }
-}
-
-fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
-    raw.try_into()
-        .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))
-}
-
 /// Enrol (or replace) the customer's fixed-text typing template. Requires scope `enrol` and
 /// the customer's `keystroke_enrolment` consent.
 #[utoipa::path(put, path = "/v1/customers/{customer_ref}/keystroke/fixed", tag = "platform",
@@ -113,14 +81,11 @@ fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
 pub async fn enrol_fixed(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
     ApiJson(body): ApiJson<FixedEnrolmentRequest>,
 ) -> Result<(StatusCode, Json<EnrolmentReceipt>), Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
-    let receipt = service::enrol_fixed(&state, &caller.tenant, &customer, body.repetitions)
-        .await
-        .map_err(keystroke_problem)?;
+    let receipt = service::enrol_fixed(&state, &caller.tenant, &customer, body.repetitions).await?;
     Ok((StatusCode::CREATED, Json(receipt)))
 }
 
@@ -134,14 +99,11 @@ pub async fn enrol_fixed(
 pub async fn enrol_free(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
     ApiJson(body): ApiJson<FreeEnrolmentRequest>,
 ) -> Result<(StatusCode, Json<EnrolmentReceipt>), Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
-    let receipt = service::enrol_free(&state, &caller.tenant, &customer, body.segments)
-        .await
-        .map_err(keystroke_problem)?;
+    let receipt = service::enrol_free(&state, &caller.tenant, &customer, body.segments).await?;
     Ok((StatusCode::CREATED, Json(receipt)))
 }
 
@@ -154,11 +116,10 @@ pub async fn enrol_free(
 pub async fn evidence(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
     ApiJson(body): ApiJson<EvidenceRequest>,
 ) -> Result<Json<EvidenceResponse>, Problem> {
     caller.require(Scope::Sessions)?;
-    let customer = parse_customer(customer_ref)?;
     // Parsed before anything is looked up, as session evidence is: the same refusal for the
     // same bad input, and whether or not the customer is enrolled.
     let evidence = match (body.fixed, body.free) {
@@ -172,9 +133,7 @@ pub async fn evidence(
             ));
         }
     };
-    let outcome = service::verify(&state, &caller.tenant, &customer, evidence)
-        .await
-        .map_err(keystroke_problem)?;
+    let outcome = service::verify(&state, &caller.tenant, &customer, evidence).await?;
     Ok(Json(match outcome {
         VerifyOutcome::Scored(v) => EvidenceResponse {
             outcome: "scored",

@@ -15,7 +15,6 @@ use serde::Deserialize;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::{
-    customers::store_problem,
     extract::ApiJson,
     i18n::Lang,
     problem::Problem,
@@ -109,7 +108,7 @@ pub(crate) fn passkey_problem(e: PasskeyError) -> Problem {
             r.code(),
             "The passkey response was refused",
         ),
-        PasskeyError::Store(e) => store_problem(e),
+        PasskeyError::Store(e) => e.into(),
         PasskeyError::Internal(e) => {
             tracing::error!(error = %e, "passkey failure");
             Problem::internal()

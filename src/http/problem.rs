@@ -12,10 +12,19 @@ use axum::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::biometrics::{
-    audio::{self, AudioError},
-    keystroke::KeystrokeError,
-    scorer::SampleError,
+use crate::{
+    biometrics::{
+        audio::{self, AudioError},
+        keystroke::{KeystrokeError, service::KeystrokeServiceError},
+        scorer::SampleError,
+        voice::VoiceError,
+    },
+    consent::ConsentError,
+    factors::service::FactorError,
+    ledger::{LedgerError, merkle::ProofError},
+    sessions::SessionError,
+    store::StoreError,
+    tenants::TenantError,
 };
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -24,7 +33,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub struct Problem {
     /// URI reference naming the problem type: `https://trustline.dev/problems/<code>`.
     #[serde(rename = "type")]
-    pub type_uri: String,
+    #[schema(value_type = String)]
+    pub type_uri: ProblemType,
     pub title: String,
     pub status: u16,
     /// Stable code for programs: `consent_required`, `scope_denied`, ...
@@ -35,18 +45,40 @@ pub struct Problem {
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub extensions: Map<String, Value>,
+    /// Seconds for the `Retry-After` header (429s); not a body member.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub retry_after_secs: Option<u32>,
+}
+
+/// The `type` member, written from the code when serialised (`https://trustline.dev/problems/<code>`):
+/// no string is built for a problem that is never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemType(pub &'static str);
+
+impl Serialize for ProblemType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("https://trustline.dev/problems/{}", self.0))
+    }
 }
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, title: impl Into<String>) -> Self {
         Self {
-            type_uri: format!("https://trustline.dev/problems/{code}"),
+            type_uri: ProblemType(code),
             title: title.into(),
             status: status.as_u16(),
             code,
             detail: None,
             extensions: Map::new(),
+            retry_after_secs: None,
         }
+    }
+
+    /// Answer with `Retry-After: secs`.
+    pub fn with_retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -154,6 +186,7 @@ impl Problem {
         )
         .with_extension("limit", scope)
         .with_extension("retry_after_secs", retry_after_secs)
+        .with_retry_after(u32::try_from(retry_after_secs).unwrap_or(u32::MAX))
     }
     /// A 500. The caller learns nothing of the cause; log it where this is built.
     pub fn internal() -> Self {
@@ -214,16 +247,228 @@ impl From<SampleError> for Problem {
     }
 }
 
+/// Storage: a duplicate is the caller's conflict; anything else is logged and a bare 500.
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate => Problem::conflict("the resource already exists"),
+            other => {
+                tracing::error!(error = %other, "storage error");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// A malformed identifier in a path or body (customer reference, tenant id).
+impl From<TenantError> for Problem {
+    fn from(e: TenantError) -> Self {
+        Problem::bad_request(e.to_string())
+    }
+}
+
+/// The consent gate, on every route it guards.
+impl From<ConsentError> for Problem {
+    fn from(e: ConsentError) -> Self {
+        match e {
+            ConsentError::Required(purpose) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "consent_required",
+                "An explicit, unexpired consent of the customer is required",
+            )
+            .with_extension("purpose", purpose.as_str()),
+            ConsentError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<FactorError> for Problem {
+    fn from(e: FactorError) -> Self {
+        match e {
+            FactorError::NotRegistered => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_registered",
+                "The customer is not registered with this tenant",
+            ),
+            FactorError::NotEnrolled => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "factor_not_enrolled",
+                "The customer has not enrolled this factor",
+            ),
+            FactorError::Invalid(detail) => Problem::bad_request(detail),
+            FactorError::Replayed => Problem::new(
+                StatusCode::CONFLICT,
+                "code_already_used",
+                "This code was already used; codes are single-use",
+            ),
+            FactorError::OutsideWindow => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "code_outside_window",
+                "This code is outside the accepted time window",
+            ),
+            FactorError::NoWebhook => Problem::new(
+                StatusCode::CONFLICT,
+                "webhook_not_configured",
+                "No webhook is configured to deliver one-time codes (PUT /v1/webhook)",
+            ),
+            FactorError::WebhookRefused(e) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "webhook_address_refused",
+                "The webhook URL does not lead to a public address",
+            )
+            .with_detail(e.to_string()),
+            FactorError::Store(e) => e.into(),
+            FactorError::Crypto => {
+                tracing::error!("factor secret could not be processed");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+impl From<SessionError> for Problem {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::UnknownChannel(raw) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_channel",
+                "Unknown channel",
+            )
+            .with_detail(format!(
+                "`{}` is not a channel (voice, chat, web, video)",
+                raw.chars().take(32).collect::<String>()
+            )),
+            SessionError::UnknownFactor(_) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown_factor",
+                "Unknown factor (totp, one_time_code, pin, recovery_code)",
+            ),
+            // Another tenant's session id is indistinguishable from one that never existed.
+            SessionError::NotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "session_not_found",
+                "No such session",
+            ),
+            SessionError::Expired => Problem::new(
+                StatusCode::GONE,
+                "session_expired",
+                "The session has expired; start a new one",
+            ),
+            SessionError::Closed => Problem::new(
+                StatusCode::CONFLICT,
+                "session_denied",
+                "The session was denied; start a new one",
+            ),
+            SessionError::EvidenceTooLarge { max_items } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "evidence_too_large",
+                "The evidence is too large",
+            )
+            .with_detail(format!(
+                "a session holds at most {max_items} pieces of evidence"
+            )),
+            // Bad samples and audio: the same problems as the voice and keystroke APIs give.
+            SessionError::InvalidSample(e) => e.into(),
+            SessionError::InvalidAudio(e) => e.into(),
+            SessionError::Delayed(kind, at) => {
+                let retry_secs = ((at - crate::store::now_ms()).max(0) + 999) / 1000;
+                Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "factor_delayed",
+                    "Too many failed attempts: wait before trying this factor again",
+                )
+                .with_extension("factor", kind.as_str())
+                .with_extension("retry_after_ms", at)
+                .with_retry_after(u32::try_from(retry_secs).unwrap_or(u32::MAX))
+            }
+            SessionError::FactorLocked(kind) => Problem::new(
+                StatusCode::LOCKED,
+                "factor_locked",
+                "This factor is locked after too many failed attempts",
+            )
+            .with_extension("factor", kind.as_str()),
+            SessionError::Conflict => Problem::conflict("the session changed concurrently; retry"),
+            SessionError::Factor(e) => e.into(),
+            SessionError::Store(e) => e.into(),
+            // Server faults: the cause (kept as the source error) goes to the log only.
+            e => {
+                tracing::error!(error = %e, "session processing failed");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// The one mapping of voice errors (voice API).
+impl From<VoiceError> for Problem {
+    fn from(e: VoiceError) -> Self {
+        match e {
+            VoiceError::Audio(a) => a.into(),
+            VoiceError::Consent(e @ ConsentError::Required(_)) => e.into(),
+            VoiceError::NotEnrolled => Problem::new(
+                StatusCode::CONFLICT,
+                "not_enrolled",
+                "No voiceprint is enrolled for this customer",
+            ),
+            VoiceError::UtteranceCount { .. } => Problem::bad_request(e.to_string()),
+            other => {
+                tracing::error!(error = %other, "voice operation failed");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+impl From<KeystrokeServiceError> for Problem {
+    fn from(e: KeystrokeServiceError) -> Self {
+        match e {
+            KeystrokeServiceError::Input(e) if e.is_client_error() => Problem::keystroke(&e),
+            KeystrokeServiceError::Consent(e) => e.into(),
+            KeystrokeServiceError::Store(e) => e.into(),
+            KeystrokeServiceError::UnknownCustomer => Problem::not_found(),
+            KeystrokeServiceError::MethodNotChosen => {
+                Problem::conflict("the customer did not choose typing as a recognition method")
+            }
+            other => {
+                tracing::error!(error = %other, "keystroke service failure");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+impl From<LedgerError> for Problem {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            // Well-formed requests the log cannot answer (schemathesis ST202: a schema-valid index
+            // or size was 400): an entry or size beyond the log is not found; sizes out of order
+            // are well-formed but not applicable.
+            LedgerError::Proof(p @ ProofError::IndexOutOfRange { .. }) => {
+                Problem::not_found().with_detail(p.to_string())
+            }
+            LedgerError::Proof(p @ ProofError::SizesOutOfOrder { .. }) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sizes_out_of_order",
+                "The first tree size is larger than the second",
+            )
+            .with_detail(p.to_string()),
+            LedgerError::Proof(p) => Problem::bad_request(p.to_string()),
+            LedgerError::NoTreeHead => {
+                Problem::not_found().with_detail("the log has no signed tree head yet")
+            }
+            LedgerError::WriterGone => Problem::unavailable("the log is not accepting appends"),
+            other => {
+                tracing::error!(error = %other, "ledger error");
+                Problem::internal()
+            }
+        }
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
-        let retry_after = (status == StatusCode::TOO_MANY_REQUESTS)
-            .then(|| {
-                self.extensions
-                    .get("retry_after_secs")
-                    .and_then(Value::as_u64)
-            })
-            .flatten();
+        let retry_after = self.retry_after_secs;
         let mut response = (status, Json(self)).into_response();
         if let Some(secs) = retry_after {
             response

@@ -4,7 +4,7 @@
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, Path, State},
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
@@ -13,16 +13,15 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::{
-    customers::store_problem,
-    extract::{ApiJson, PlatformCaller},
+    extract::{ApiJson, ApiPath, PlatformCaller},
     problem::Problem,
 };
 use crate::{
     AppState,
-    factors::service::{self as factors, FactorError, OneTimeCodeSent, TotpEnrolment},
+    factors::service::{self as factors, OneTimeCodeSent, TotpEnrolment},
     policy::{Assurance, FactorKind, Modality},
     sessions::{
-        EvidenceInput, SessionError, SessionView,
+        EvidenceInput, SessionView,
         service::{self, parse_channel, parse_factor},
     },
     tenants::{CustomerRef, Scope},
@@ -56,126 +55,6 @@ pub fn router() -> Router<AppState> {
 
 pub fn well_known() -> Router<AppState> {
     Router::new().route("/.well-known/openid-configuration", get(discovery))
-}
-
-pub(crate) fn factor_problem(e: FactorError) -> Problem {
-    match e {
-        FactorError::NotRegistered => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not_registered",
-            "The customer is not registered with this tenant",
-        ),
-        FactorError::NotEnrolled => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "factor_not_enrolled",
-            "The customer has not enrolled this factor",
-        ),
-        FactorError::Invalid(detail) => Problem::bad_request(detail),
-        FactorError::Replayed => Problem::new(
-            StatusCode::CONFLICT,
-            "code_already_used",
-            "This code was already used; codes are single-use",
-        ),
-        FactorError::OutsideWindow => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "code_outside_window",
-            "This code is outside the accepted time window",
-        ),
-        FactorError::NoWebhook => Problem::new(
-            StatusCode::CONFLICT,
-            "webhook_not_configured",
-            "No webhook is configured to deliver one-time codes (PUT /v1/webhook)",
-        ),
-        FactorError::WebhookRefused(e) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "webhook_address_refused",
-            "The webhook URL does not lead to a public address",
-        )
-        .with_detail(e.to_string()),
-        FactorError::Store(e) => store_problem(e),
-        FactorError::Crypto => {
-            tracing::error!("factor secret could not be processed");
-            Problem::internal()
-        }
-    }
-}
-
-pub(crate) fn session_problem(e: SessionError) -> Response {
-    let problem = match e {
-        SessionError::UnknownChannel(raw) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "unknown_channel",
-            "Unknown channel",
-        )
-        .with_detail(format!(
-            "`{}` is not a channel (voice, chat, web, video)",
-            raw.chars().take(32).collect::<String>()
-        )),
-        SessionError::UnknownFactor(_) => Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown_factor",
-            "Unknown factor (totp, one_time_code, pin, recovery_code)",
-        ),
-        // Another tenant's session id is indistinguishable from one that never existed.
-        SessionError::NotFound => Problem::new(
-            StatusCode::NOT_FOUND,
-            "session_not_found",
-            "No such session",
-        ),
-        SessionError::Expired => Problem::new(
-            StatusCode::GONE,
-            "session_expired",
-            "The session has expired; start a new one",
-        ),
-        SessionError::Closed => Problem::new(
-            StatusCode::CONFLICT,
-            "session_denied",
-            "The session was denied; start a new one",
-        ),
-        SessionError::EvidenceTooLarge(detail) => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "evidence_too_large",
-            "The evidence is too large",
-        )
-        .with_detail(detail),
-        // Bad samples and audio: the same problems as the voice and keystroke APIs give.
-        SessionError::InvalidSample(e) => e.into(),
-        SessionError::InvalidAudio(e) => e.into(),
-        SessionError::Delayed(kind, at) => {
-            let retry_secs = ((at - crate::store::now_ms()).max(0) + 999) / 1000;
-            let mut response = Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "factor_delayed",
-                "Too many failed attempts: wait before trying this factor again",
-            )
-            .with_extension("factor", kind.as_str())
-            .with_extension("retry_after_ms", at)
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&retry_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return response;
-        }
-        SessionError::FactorLocked(kind) => Problem::new(
-            StatusCode::LOCKED,
-            "factor_locked",
-            "This factor is locked after too many failed attempts",
-        )
-        .with_extension("factor", kind.as_str()),
-        SessionError::Conflict => Problem::conflict("the session changed concurrently; retry"),
-        SessionError::Factor(e) => factor_problem(e),
-        SessionError::Store(e) => store_problem(e),
-        SessionError::Policy(e) | SessionError::Internal(e) => {
-            tracing::error!(error = %e, "session processing failed");
-            Problem::internal()
-        }
-    };
-    problem.into_response()
-}
-
-fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
-    raw.try_into()
-        .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -236,21 +115,15 @@ pub async fn start_session(
     State(state): State<AppState>,
     caller: PlatformCaller,
     ApiJson(body): ApiJson<StartSession>,
-) -> Result<Response, Response> {
-    caller
-        .require(Scope::Sessions)
-        .map_err(IntoResponse::into_response)?;
-    let customer = parse_customer(body.customer_ref).map_err(IntoResponse::into_response)?;
-    let channel = parse_channel(&body.channel).map_err(session_problem)?;
+) -> Result<Response, Problem> {
+    caller.require(Scope::Sessions)?;
+    let customer = CustomerRef::try_from(body.customer_ref)?;
+    let channel = parse_channel(&body.channel)?;
     let samples = match &body.evidence {
-        Some(evidence) => evidence
-            .parse()
-            .map_err(|e| Problem::from(e).into_response())?,
+        Some(evidence) => evidence.parse()?,
         None => Vec::new(),
     };
-    let view = service::start(&state, &caller.tenant, &customer, channel, samples)
-        .await
-        .map_err(session_problem)?;
+    let view = service::start(&state, &caller.tenant, &customer, channel, samples).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -262,14 +135,11 @@ pub async fn get_session(
     State(state): State<AppState>,
     caller: PlatformCaller,
     Path(session_id): Path<String>,
-) -> Result<Json<SessionView>, Response> {
-    caller
-        .require(Scope::Sessions)
-        .map_err(IntoResponse::into_response)?;
-    service::get(&state, &caller.tenant, &session_id)
-        .await
-        .map(Json)
-        .map_err(session_problem)
+) -> Result<Json<SessionView>, Problem> {
+    caller.require(Scope::Sessions)?;
+    Ok(Json(
+        service::get(&state, &caller.tenant, &session_id).await?,
+    ))
 }
 
 /// Add passive evidence to a running session; the decision is re-evaluated.
@@ -283,15 +153,12 @@ pub async fn add_evidence(
     caller: PlatformCaller,
     Path(session_id): Path<String>,
     ApiJson(body): ApiJson<EvidenceInput>,
-) -> Result<Json<SessionView>, Response> {
-    caller
-        .require(Scope::Sessions)
-        .map_err(IntoResponse::into_response)?;
-    let samples = body.parse().map_err(|e| Problem::from(e).into_response())?;
-    service::add_evidence(&state, &caller.tenant, &session_id, samples)
-        .await
-        .map(Json)
-        .map_err(session_problem)
+) -> Result<Json<SessionView>, Problem> {
+    caller.require(Scope::Sessions)?;
+    let samples = body.parse()?;
+    Ok(Json(
+        service::add_evidence(&state, &caller.tenant, &session_id, samples).await?,
+    ))
 }
 
 /// Submit a code for a factor (totp, one_time_code, pin, recovery_code).
@@ -304,16 +171,13 @@ pub async fn submit_factor(
     caller: PlatformCaller,
     Path((session_id, factor)): Path<(String, String)>,
     ApiJson(body): ApiJson<FactorSubmission>,
-) -> Result<Json<SessionView>, Response> {
-    caller
-        .require(Scope::Sessions)
-        .map_err(IntoResponse::into_response)?;
-    let kind = parse_factor(&factor).map_err(session_problem)?;
+) -> Result<Json<SessionView>, Problem> {
+    caller.require(Scope::Sessions)?;
+    let kind = parse_factor(&factor)?;
     let code = Zeroizing::new(body.code);
-    service::submit_factor(&state, &caller.tenant, &session_id, kind, code)
-        .await
-        .map(Json)
-        .map_err(session_problem)
+    Ok(Json(
+        service::submit_factor(&state, &caller.tenant, &session_id, kind, code).await?,
+    ))
 }
 
 /// Send a one-time code to the customer through the tenant's webhook.
@@ -324,13 +188,9 @@ pub async fn send_code(
     State(state): State<AppState>,
     caller: PlatformCaller,
     Path(session_id): Path<String>,
-) -> Result<Response, Response> {
-    caller
-        .require(Scope::Sessions)
-        .map_err(IntoResponse::into_response)?;
-    let sent = service::send_one_time_code(&state, &caller.tenant, &session_id)
-        .await
-        .map_err(session_problem)?;
+) -> Result<Response, Problem> {
+    caller.require(Scope::Sessions)?;
+    let sent = service::send_one_time_code(&state, &caller.tenant, &session_id).await?;
     Ok((StatusCode::ACCEPTED, Json(sent)).into_response())
 }
 
@@ -343,14 +203,10 @@ pub async fn handoff(
     caller: PlatformCaller,
     Path(session_id): Path<String>,
     ApiJson(body): ApiJson<HandoffRequest>,
-) -> Result<Response, Response> {
-    caller
-        .require(Scope::Sessions)
-        .map_err(IntoResponse::into_response)?;
-    let target = parse_channel(&body.channel).map_err(session_problem)?;
-    let view = service::handoff(&state, &caller.tenant, &session_id, target)
-        .await
-        .map_err(session_problem)?;
+) -> Result<Response, Problem> {
+    caller.require(Scope::Sessions)?;
+    let target = parse_channel(&body.channel)?;
+    let view = service::handoff(&state, &caller.tenant, &session_id, target).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -361,13 +217,10 @@ pub async fn handoff(
 pub async fn enrol_totp(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
-    let enrolment = factors::enrol_totp(&state, &caller.tenant, &customer)
-        .await
-        .map_err(factor_problem)?;
+    let enrolment = factors::enrol_totp(&state, &caller.tenant, &customer).await?;
     Ok((StatusCode::CREATED, Json(enrolment)).into_response())
 }
 
@@ -378,14 +231,11 @@ pub async fn enrol_totp(
 pub async fn set_pin(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
     ApiJson(body): ApiJson<PinRequest>,
 ) -> Result<StatusCode, Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
-    factors::set_pin(&state, &caller.tenant, &customer, Zeroizing::new(body.pin))
-        .await
-        .map_err(factor_problem)?;
+    factors::set_pin(&state, &caller.tenant, &customer, Zeroizing::new(body.pin)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -396,13 +246,10 @@ pub async fn set_pin(
 pub async fn new_recovery_codes(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
-    let codes = factors::new_recovery_codes(&state, &caller.tenant, &customer)
-        .await
-        .map_err(factor_problem)?;
+    let codes = factors::new_recovery_codes(&state, &caller.tenant, &customer).await?;
     let codes = codes.iter().map(|c| c.to_string()).collect();
     Ok((StatusCode::CREATED, Json(RecoveryCodes { codes })).into_response())
 }
@@ -417,9 +264,7 @@ pub async fn set_webhook(
     ApiJson(body): ApiJson<WebhookRequest>,
 ) -> Result<Json<WebhookResponse>, Problem> {
     caller.require(Scope::Sessions)?;
-    let secret = factors::set_webhook(&state, &caller.tenant, &body.url)
-        .await
-        .map_err(factor_problem)?;
+    let secret = factors::set_webhook(&state, &caller.tenant, &body.url).await?;
     Ok(Json(WebhookResponse {
         url: body.url,
         secret: secret.to_string(),

@@ -3,27 +3,23 @@
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::StatusCode,
     routing::{post, put},
 };
 use serde::Deserialize;
 
 use super::{
-    extract::{ApiJson, PlatformCaller},
+    extract::{ApiJson, ApiPath, PlatformCaller},
     problem::Problem,
 };
 use crate::{
     AppState,
     biometrics::{
-        audio::{self, AudioError},
+        audio,
         scorer::VoiceSample,
-        voice::{
-            VoiceError,
-            service::{self, EnrolmentOutcome, MAX_ENROLMENT_UTTERANCES, VoiceEvidence},
-        },
+        voice::service::{self, EnrolmentOutcome, MAX_ENROLMENT_UTTERANCES, VoiceEvidence},
     },
-    consent::ConsentError,
     tenants::{CustomerRef, Scope},
 };
 
@@ -51,39 +47,6 @@ pub struct EnrolRequest {
     pub utterances: Vec<VoiceSample>,
 }
 
-fn parse_customer(raw: String) -> Result<CustomerRef, Problem> {
-    raw.try_into()
-        .map_err(|e: crate::tenants::TenantError| Problem::bad_request(e.to_string()))
-}
-
-/// The one mapping of audio errors to problem details (voice API and session evidence).
-pub fn audio_problem(a: AudioError) -> Problem {
-    a.into()
-}
-
-/// The one mapping of voice errors to problem details.
-pub fn voice_problem(e: VoiceError) -> Problem {
-    match e {
-        VoiceError::Audio(a) => audio_problem(a),
-        VoiceError::Consent(ConsentError::Required(purpose)) => Problem::new(
-            StatusCode::FORBIDDEN,
-            "consent_required",
-            "The customer has not consented to this use",
-        )
-        .with_extension("purpose", purpose.as_str()),
-        VoiceError::NotEnrolled => Problem::new(
-            StatusCode::CONFLICT,
-            "not_enrolled",
-            "No voiceprint is enrolled for this customer",
-        ),
-        VoiceError::UtteranceCount { .. } => Problem::bad_request(e.to_string()),
-        other => {
-            tracing::error!(error = %other, "voice operation failed");
-            Problem::internal()
-        }
-    }
-}
-
 /// Enrol (or replace) a customer's voiceprint from 1-10 utterances. Requires scope `enrol`
 /// and a `voiceprint_enrolment` consent. Audio is never stored: only the encrypted averaged
 /// embeddings.
@@ -94,11 +57,10 @@ pub fn voice_problem(e: VoiceError) -> Problem {
 pub async fn enrol(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
     ApiJson(body): ApiJson<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolmentOutcome>), Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
     if body.utterances.len() > MAX_ENROLMENT_UTTERANCES {
         return Err(Problem::bad_request(format!(
             "at most {MAX_ENROLMENT_UTTERANCES} utterances"
@@ -109,9 +71,7 @@ pub async fn enrol(
         .iter()
         .map(|u| u.parse().map(|a| (a.bytes, a.encoding)))
         .collect::<Result<Vec<_>, _>>()?;
-    let outcome = service::enrol(&state, &caller.tenant, &customer, utterances)
-        .await
-        .map_err(voice_problem)?;
+    let outcome = service::enrol(&state, &caller.tenant, &customer, utterances).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 
@@ -124,11 +84,10 @@ pub async fn enrol(
 pub async fn verify(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
     ApiJson(body): ApiJson<VoiceSample>,
 ) -> Result<Json<VoiceEvidence>, Problem> {
     caller.require(Scope::Sessions)?;
-    let customer = parse_customer(customer_ref)?;
     let audio = body.parse()?;
     let evidence = service::verify(
         &state,
@@ -137,8 +96,7 @@ pub async fn verify(
         audio.bytes,
         audio.encoding,
     )
-    .await
-    .map_err(voice_problem)?;
+    .await?;
     Ok(Json(evidence))
 }
 
@@ -149,14 +107,10 @@ pub async fn verify(
 pub async fn delete_voiceprint(
     State(state): State<AppState>,
     caller: PlatformCaller,
-    Path(customer_ref): Path<String>,
+    ApiPath(customer): ApiPath<CustomerRef>,
 ) -> Result<StatusCode, Problem> {
     caller.require(Scope::Enrol)?;
-    let customer = parse_customer(customer_ref)?;
-    if service::delete(&state, &caller.tenant, &customer)
-        .await
-        .map_err(voice_problem)?
-    {
+    if service::delete(&state, &caller.tenant, &customer).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found())

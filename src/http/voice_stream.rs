@@ -89,9 +89,7 @@ pub async fn voice_stream(
             "This endpoint takes a WebSocket upgrade",
         )
     })?;
-    let live = LiveStream::open(&state, &caller.tenant, &session_id, q.format)
-        .await
-        .map_err(stream_problem)?;
+    let live = LiveStream::open(&state, &caller.tenant, &session_id, q.format).await?;
     Ok(ws
         // Larger messages than we accept still arrive whole, so they can be refused with a
         // typed problem; beyond this the WebSocket layer drops the connection.
@@ -163,7 +161,7 @@ async fn run(mut socket: WebSocket, mut live: LiveStream) {
                 StreamError::Internal(_) | StreamError::Voice(VoiceError::Model(_)) => 1011,
                 _ => 1008,
             };
-            let mut v = serde_json::to_value(stream_problem(e)).unwrap_or(Value::Null);
+            let mut v = serde_json::to_value(Problem::from(e)).unwrap_or(Value::Null);
             v["event"] = "error".into();
             (v, close)
         }
@@ -179,59 +177,62 @@ async fn run(mut socket: WebSocket, mut live: LiveStream) {
         .await;
 }
 
-fn stream_problem(e: StreamError) -> Problem {
-    let code = e.code();
-    match e {
-        StreamError::Frame(f) => {
-            let status = match f {
-                FrameError::Oversized { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                FrameError::UnsupportedCodec(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                FrameError::AfterEnd => StatusCode::CONFLICT,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            Problem::new(status, code, "The stream message was refused").with_detail(f.to_string())
-        }
-        StreamError::Session(SessionError::NotFound) => Problem::new(
-            StatusCode::NOT_FOUND,
-            "session_not_found",
-            "No such session",
-        ),
-        StreamError::Session(SessionError::Expired | SessionError::Closed)
-        | StreamError::SessionEnded => Problem::new(
-            StatusCode::CONFLICT,
-            "session_ended",
-            "The session has ended (expired or denied); its decision stays as it was",
-        ),
-        StreamError::Voice(VoiceError::Audio(a)) => super::voice::audio_problem(a),
-        StreamError::AlreadyStreaming => Problem::new(
-            StatusCode::CONFLICT,
-            code,
-            "A voice stream is already open for this session",
-        ),
-        StreamError::NotEnrolled => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            "The customer has no usable voiceprint or did not choose voice recognition",
-        ),
-        StreamError::BiometricsDisabled => Problem::new(
-            StatusCode::LOCKED,
-            code,
-            "Biometrics are disabled after repeated failures until another factor succeeds",
-        ),
-        StreamError::NoSpeech => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            "The stream carried too little speech to score; the decision is unchanged",
-        ),
-        StreamError::Idle(secs) => Problem::new(
-            StatusCode::REQUEST_TIMEOUT,
-            code,
-            "No message arrived in time",
-        )
-        .with_detail(format!("no message for {secs} s")),
-        e @ (StreamError::Session(_) | StreamError::Voice(_) | StreamError::Internal(_)) => {
-            tracing::error!(error = %e, "voice stream failed");
-            Problem::internal()
+impl From<StreamError> for Problem {
+    fn from(e: StreamError) -> Self {
+        let code = e.code();
+        match e {
+            StreamError::Frame(f) => {
+                let status = match f {
+                    FrameError::Oversized { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    FrameError::UnsupportedCodec(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    FrameError::AfterEnd => StatusCode::CONFLICT,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                Problem::new(status, code, "The stream message was refused")
+                    .with_detail(f.to_string())
+            }
+            StreamError::Session(SessionError::NotFound) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "session_not_found",
+                "No such session",
+            ),
+            StreamError::Session(SessionError::Expired | SessionError::Closed)
+            | StreamError::SessionEnded => Problem::new(
+                StatusCode::CONFLICT,
+                "session_ended",
+                "The session has ended (expired or denied); its decision stays as it was",
+            ),
+            StreamError::Voice(VoiceError::Audio(a)) => a.into(),
+            StreamError::AlreadyStreaming => Problem::new(
+                StatusCode::CONFLICT,
+                code,
+                "A voice stream is already open for this session",
+            ),
+            StreamError::NotEnrolled => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "The customer has no usable voiceprint or did not choose voice recognition",
+            ),
+            StreamError::BiometricsDisabled => Problem::new(
+                StatusCode::LOCKED,
+                code,
+                "Biometrics are disabled after repeated failures until another factor succeeds",
+            ),
+            StreamError::NoSpeech => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "The stream carried too little speech to score; the decision is unchanged",
+            ),
+            StreamError::Idle(secs) => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                code,
+                "No message arrived in time",
+            )
+            .with_detail(format!("no message for {secs} s")),
+            e @ (StreamError::Session(_) | StreamError::Voice(_) | StreamError::Internal(_)) => {
+                tracing::error!(error = %e, "voice stream failed");
+                Problem::internal()
+            }
         }
     }
 }

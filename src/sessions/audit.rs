@@ -33,11 +33,7 @@ async fn append(
         session_id: Some(session_id.to_string()),
         body,
     };
-    let receipt = state
-        .ledger
-        .append_with(tenant, event, with)
-        .await
-        .map_err(|e| SessionError::Internal(format!("audit append failed: {e}")))?;
+    let receipt = state.ledger.append_with(tenant, event, with).await?;
     tracing::debug!(
         session_id,
         kind,

@@ -18,11 +18,19 @@ use crate::{
     biometrics::scorer::{
         KeystrokeFixedSample, KeystrokeFreeSample, Sample, SampleError, ScoreError, VoiceSample,
     },
-    crypto::{customer_key, envelope::context},
-    factors::service::{self as factors, FactorError},
-    policy::{Channel, FactorKind, Modality, Policy},
+    crypto::{
+        customer_key,
+        envelope::{EnvelopeError, context},
+        signing::SigningError,
+    },
+    factors::{
+        codes::CodeError,
+        service::{self as factors, FactorError},
+    },
+    ledger::LedgerError,
+    policy::{Channel, FactorKind, Modality, Policy, PolicyError},
     store::{self, StoreError, now_ms},
-    tenants::{CustomerRef, Sector, TenantId},
+    tenants::{CustomerRef, Sector, TenantError, TenantId},
 };
 
 /// Session bodies that may carry evidence are accepted up to one voice sample (base64 of
@@ -44,8 +52,8 @@ pub enum SessionError {
     Expired,
     #[error("the session was denied; start a new one")]
     Closed,
-    #[error("{0}")]
-    EvidenceTooLarge(String),
+    #[error("a session holds at most {max_items} pieces of evidence")]
+    EvidenceTooLarge { max_items: usize },
     #[error(transparent)]
     InvalidSample(#[from] SampleError),
     #[error(transparent)]
@@ -56,14 +64,28 @@ pub enum SessionError {
     FactorLocked(FactorKind),
     #[error("the session changed concurrently; retry")]
     Conflict,
+    #[error("the calling tenant has no row")]
+    TenantMissing,
+    #[error("the stored tenant or customer is not valid: {0}")]
+    Stored(#[from] TenantError),
     #[error("the tenant's policy cannot be resolved: {0}")]
-    Policy(String),
+    Policy(#[from] PolicyError),
     #[error(transparent)]
     Factor(#[from] FactorError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("internal: {0}")]
-    Internal(String),
+    #[error("audit append failed: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("template could not be opened: {0}")]
+    Template(#[from] EnvelopeError),
+    #[error("the scorer task failed: {0}")]
+    Scorer(#[from] tokio::task::JoinError),
+    #[error("stored session JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("assertion signing failed: {0}")]
+    Signing(#[from] SigningError),
+    #[error("no randomness for a session id: {0}")]
+    Random(#[from] CodeError),
 }
 
 /// Passive evidence as the platform sends it, one typed sample per modality.
@@ -125,19 +147,15 @@ pub fn parse_factor(raw: &str) -> Result<FactorKind, SessionError> {
 }
 
 fn new_session_id() -> Result<String, SessionError> {
-    let bytes = crate::factors::codes::random_bytes::<16>()
-        .map_err(|e| SessionError::Internal(e.to_string()))?;
+    let bytes = crate::factors::codes::random_bytes::<16>()?;
     Ok(format!("ses_{}", hex::encode(bytes)))
 }
 
 async fn policy_for(state: &AppState, tenant: &TenantId) -> Result<Arc<Policy>, SessionError> {
     let t = store::tenants::get(&state.db, tenant)
         .await?
-        .ok_or_else(|| SessionError::Policy("tenant not found".into()))?;
-    state
-        .policies
-        .for_tenant(tenant, t.sector)
-        .map_err(|e| SessionError::Policy(e.to_string()))
+        .ok_or(SessionError::TenantMissing)?;
+    Ok(state.policies.for_tenant(tenant, t.sector)?)
 }
 
 /// The tenant's policy and the customer as the engine sees them (registration, templates,
@@ -150,12 +168,9 @@ async fn decision_context(
     let modalities = Modality::ALL.map(|m| m.as_str());
     let ctx = store::sessions::decision_context(&state.db, tenant, customer, &modalities)
         .await?
-        .ok_or_else(|| SessionError::Policy("tenant not found".into()))?;
-    let sector = Sector::from_str(&ctx.sector).map_err(|e| SessionError::Policy(e.to_string()))?;
-    let policy = state
-        .policies
-        .for_tenant(tenant, sector)
-        .map_err(|e| SessionError::Policy(e.to_string()))?;
+        .ok_or(SessionError::TenantMissing)?;
+    let sector = Sector::from_str(&ctx.sector)?;
+    let policy = state.policies.for_tenant(tenant, sector)?;
     Ok((policy, customer_state(ctx)))
 }
 
@@ -231,14 +246,11 @@ async fn score_samples(
             reasons.push(format!("{}_not_enrolled", modality.as_str()));
             continue;
         };
-        let key = customer_key::unwrap(&state.master_key, tenant, customer, &wrapped)
-            .map_err(|e| SessionError::Internal(e.to_string()))?;
-        let opened = key
-            .open(
-                &context(tenant.as_str(), customer.as_str(), modality.as_str()),
-                &ciphertext,
-            )
-            .map_err(|e| SessionError::Internal(e.to_string()))?;
+        let key = customer_key::unwrap(&state.master_key, tenant, customer, &wrapped)?;
+        let opened = key.open(
+            &context(tenant.as_str(), customer.as_str(), modality.as_str()),
+            &ciphertext,
+        )?;
         // What the scorer remembers of the customer's past samples (the voiceprint's replay
         // fingerprints), sealed like the template.
         let slot = scorer.memory();
@@ -246,13 +258,10 @@ async fn score_samples(
             Some(slot) => {
                 match store::templates::template(&state.db, tenant, customer, slot.modality).await?
                 {
-                    Some(row) => Some(
-                        key.open(
-                            &context(tenant.as_str(), customer.as_str(), slot.modality),
-                            &row.ciphertext,
-                        )
-                        .map_err(|e| SessionError::Internal(e.to_string()))?,
-                    ),
+                    Some(row) => Some(key.open(
+                        &context(tenant.as_str(), customer.as_str(), slot.modality),
+                        &row.ciphertext,
+                    )?),
                     None => None,
                 }
             }
@@ -261,20 +270,17 @@ async fn score_samples(
         let result = tokio::task::spawn_blocking(move || {
             scorer.score_remembering(&opened, memory.as_deref().map(Vec::as_slice), &sample)
         })
-        .await
-        .map_err(|e| SessionError::Internal(e.to_string()))?;
+        .await?;
         match result {
             Ok((score, remembered)) => {
                 scores.push(score);
                 used.push(modality);
                 if let (Some(slot), Some(plain)) = (slot, remembered) {
                     let plain = Zeroizing::new(plain);
-                    let sealed = key
-                        .seal(
-                            &context(tenant.as_str(), customer.as_str(), slot.modality),
-                            &plain,
-                        )
-                        .map_err(|e| SessionError::Internal(e.to_string()))?;
+                    let sealed = key.seal(
+                        &context(tenant.as_str(), customer.as_str(), slot.modality),
+                        &plain,
+                    )?;
                     memories.push((slot, sealed));
                 }
             }
@@ -367,7 +373,7 @@ fn decide(
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, SessionError> {
-    serde_json::to_string(v).map_err(|e| SessionError::Internal(e.to_string()))
+    Ok(serde_json::to_string(v)?)
 }
 
 fn assertion(
@@ -404,11 +410,7 @@ fn assertion(
         "channel": channel,
         "policy": decision["policy"],
     });
-    state
-        .signer
-        .sign_jws(&claims, "JWT")
-        .map(Some)
-        .map_err(|e| SessionError::Internal(e.to_string()))
+    Ok(Some(state.signer.sign_jws(&claims, "JWT")?))
 }
 
 fn view(
@@ -417,8 +419,7 @@ fn view(
     policy: &Policy,
     s: &store::sessions::StoredSession,
 ) -> Result<SessionView, SessionError> {
-    let decision: Value =
-        serde_json::from_str(&s.decision).map_err(|e| SessionError::Internal(e.to_string()))?;
+    let decision: Value = serde_json::from_str(&s.decision)?;
     let token = assertion(state, tenant, policy, s, &decision)?;
     Ok(SessionView {
         session_id: s.session_id.clone(),
@@ -540,10 +541,7 @@ async fn live(
     if s.outcome == Outcome::Denied.as_str() {
         return Err(SessionError::Closed);
     }
-    let customer: CustomerRef = s
-        .customer_ref
-        .parse()
-        .map_err(|_| SessionError::Internal("stored customer ref".into()))?;
+    let customer: CustomerRef = s.customer_ref.parse()?;
     let channel = parse_channel(&s.channel)?;
     Ok((s, customer, channel))
 }
@@ -558,13 +556,12 @@ async fn update_with(
 ) -> Result<SessionView, SessionError> {
     for _ in 0..5 {
         let (s, customer, channel) = live(state, tenant, session_id).await?;
-        let mut evidence: Evidence =
-            serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+        let mut evidence: Evidence = serde_json::from_str(&s.evidence)?;
         add(&mut evidence);
         if evidence.biometrics.len() + evidence.factors.len() > MAX_EVIDENCE_ITEMS {
-            return Err(SessionError::EvidenceTooLarge(format!(
-                "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
-            )));
+            return Err(SessionError::EvidenceTooLarge {
+                max_items: MAX_EVIDENCE_ITEMS,
+            });
         }
         let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
         let decision = decide(
@@ -613,12 +610,11 @@ pub async fn add_evidence(
     samples: Vec<Sample>,
 ) -> Result<SessionView, SessionError> {
     let (s, customer, channel) = live(state, tenant, session_id).await?;
-    let previous: Evidence =
-        serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+    let previous: Evidence = serde_json::from_str(&s.evidence)?;
     if previous.biometrics.len() + previous.factors.len() + samples.len() > MAX_EVIDENCE_ITEMS {
-        return Err(SessionError::EvidenceTooLarge(format!(
-            "a session holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence"
-        )));
+        return Err(SessionError::EvidenceTooLarge {
+            max_items: MAX_EVIDENCE_ITEMS,
+        });
     }
     let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
     let (scores, reasons) =
@@ -861,8 +857,7 @@ pub async fn handoff(
 ) -> Result<SessionView, SessionError> {
     let (s, customer, _) = live(state, tenant, session_id).await?;
     let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
-    let evidence: Evidence =
-        serde_json::from_str(&s.evidence).map_err(|e| SessionError::Internal(e.to_string()))?;
+    let evidence: Evidence = serde_json::from_str(&s.evidence)?;
     // Failed attempts stay with the source session; successes and scores travel.
     let carried = Evidence {
         biometrics: evidence.biometrics,

@@ -123,12 +123,12 @@ pub(crate) fn step_up_problem(e: StepUpError) -> Response {
             "passkey_request_not_found",
             "No such passkey request for this session",
         ),
-        StepUpError::Session(e) => return crate::http::sessions::session_problem(e),
+        StepUpError::Session(e) => e.into(),
         StepUpError::Link(e) => {
             tracing::error!(error = %e, "passkey link failed");
             Problem::internal()
         }
-        StepUpError::Store(e) => crate::http::customers::store_problem(e),
+        StepUpError::Store(e) => e.into(),
     };
     problem.into_response()
 }
