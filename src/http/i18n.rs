@@ -70,7 +70,11 @@ fn catalogues() -> &'static Catalogues {
         let mut plain = HashMap::new();
         for (lang, source) in SOURCES {
             let resource = FluentResource::try_new(source.to_string()).unwrap_or_else(|(r, e)| {
-                tracing::error!(lang = lang.code(), errors = e.len(), "catalogue has syntax errors");
+                tracing::error!(
+                    lang = lang.code(),
+                    errors = e.len(),
+                    "catalogue has syntax errors"
+                );
                 r
             });
             let ids = message_ids(&resource);
@@ -88,7 +92,9 @@ fn catalogues() -> &'static Catalogues {
                     continue;
                 };
                 let mut errors = Vec::new();
-                let text = bundle.format_pattern(pattern, None, &mut errors).to_string();
+                let text = bundle
+                    .format_pattern(pattern, None, &mut errors)
+                    .to_string();
                 // A message with variables reports them missing here: it is formatted per call.
                 if errors.is_empty() {
                     plain.insert((lang, id), &*Box::leak(text.into_boxed_str()));
@@ -237,9 +243,7 @@ impl Lang {
     /// `Accept-Language`, else English.
     pub fn of_request(uri: &axum::http::Uri, headers: &HeaderMap) -> Self {
         query_choice(uri)
-            .or_else(|| {
-                super::web::cookie(headers, LANG_COOKIE).and_then(Lang::parse)
-            })
+            .or_else(|| super::web::cookie(headers, LANG_COOKIE).and_then(Lang::parse))
             .unwrap_or_else(|| {
                 headers
                     .get(header::ACCEPT_LANGUAGE)
@@ -413,8 +417,15 @@ mod tests {
     fn translations_are_not_copies_of_english() {
         // The product's name, and words Dutch, Swedish, Polish or Norwegian share with English.
         const SAME_IN_SOME_LANGUAGES: &[&str] = &[
-            "app", "index", "model", "passkey_binding_code", "passkeys", "session_id", "status",
-            "text", "version",
+            "app",
+            "index",
+            "model",
+            "passkey_binding_code",
+            "passkeys",
+            "session_id",
+            "status",
+            "text",
+            "version",
         ];
         let plain = &catalogues().plain;
         let mut copies = Vec::new();
@@ -471,7 +482,11 @@ mod tests {
             used.push(r.code().to_string());
         }
         // Only what looks like a key (a literal in this test's own code is not one).
-        used.retain(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        used.retain(|k| {
+            !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
         used.sort();
         used.dedup();
         assert!(used.len() > 100, "found only {} keys", used.len());
@@ -543,9 +558,15 @@ mod tests {
     fn the_switch_names_every_language_and_marks_the_current_one() {
         let html = switch(Lang::Pl).into_string();
         for l in Lang::ALL {
-            assert!(html.contains(&format!("href=\"?lang={}\"", l.code())), "{html}");
+            assert!(
+                html.contains(&format!("href=\"?lang={}\"", l.code())),
+                "{html}"
+            );
         }
-        assert!(html.contains("aria-current=\"true\" data-lang=\"pl\""), "{html}");
+        assert!(
+            html.contains("aria-current=\"true\" data-lang=\"pl\""),
+            "{html}"
+        );
         assert!(html.contains("aria-label=\"Język\""), "{html}");
     }
 }

@@ -328,12 +328,11 @@ async fn home(
             form method="post" action="/privacy/methods" {
                 input type="hidden" name="csrf" value=(csrf);
                 @for m in [RecognitionMethod::Voiceprint, RecognitionMethod::Typing, RecognitionMethod::CodeOnly] {
-                    label {
+                    label.check {
                         input type="checkbox" name="method" value=(m.as_str())
                             checked[methods.iter().any(|x| x == m.as_str())];
                         " " (method_label(lang, m))
                     }
-                    br;
                 }
                 button type="submit" data-testid="save-methods" { (lang.t("save")) }
             }

@@ -285,7 +285,9 @@ pub fn page(lang: Lang, title: &str, user: Option<&WebUser>, body: Markup) -> Ma
                 title { (title) " · trustline" }
                 link rel="stylesheet" href="/static/app.css";
             }
-            body {
+            // A signed-in customer's pages (the privacy centre) are phone pages like the other
+            // customer pages: the same 44 px touch targets (app.css `body.customer`).
+            body class=[user.filter(|u| u.session.realm == Realm::Customer.as_str()).map(|_| "customer")] {
                 header {
                     span.brand { "trustline" }
                     (super::i18n::switch(lang))

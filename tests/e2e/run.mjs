@@ -38,7 +38,7 @@ const waitFor = async (url, ms = 30000) => {
   throw new Error(`${url} did not come up`);
 };
 
-let dir, idp, server, browser, base, issuer, apiKey, hookSecret;
+let dir, idp, server, browser, base, listenPort, issuer, apiKey, hookSecret;
 // What the tenant's webhook received (the platform's side: it would send these by SMS or chat).
 const hookMessages = [];
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -47,7 +47,7 @@ const children = [];
 const env = () => ({
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('TRUSTLINE_'))),
   TRUSTLINE_DATA_DIR: dir,
-  TRUSTLINE_LISTEN: new URL(base).host,
+  TRUSTLINE_LISTEN: `127.0.0.1:${listenPort}`,
   TRUSTLINE_PUBLIC_URL: base,
   TRUSTLINE_COOKIE_SECURE: 'false',
   // The platform's webhook receiver below listens on loopback: the operator allow-list lets it
@@ -73,7 +73,11 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'trustline-e2e-'));
   if (process.env.E2E_SCREENSHOTS !== '1') shots = path.join(dir, 'screenshots');
   mkdirSync(shots, { recursive: true });
-  base = `http://127.0.0.1:${await freePort()}`;
+  // `localhost`, not 127.0.0.1: WebAuthn needs a domain as the relying party id (an IP address
+  // is refused by browsers and by the server), and Chromium treats localhost as secure. The
+  // server itself listens on 127.0.0.1 (TRUSTLINE_LISTEN below).
+  listenPort = await freePort();
+  base = `http://localhost:${listenPort}`;
   const idpPort = await freePort();
   issuer = `http://127.0.0.1:${idpPort}`;
 
@@ -666,5 +670,89 @@ test('customer pages in Polish from Accept-Language: pl, and the language switch
   await phoneChecks(page, 'error-link-invalid-pl');
   await axeCheck(page, 'error-link-invalid-pl');
   await page.screenshot({ path: path.join(shots, 'i18n-4-error-pl.png'), fullPage: true });
+  await phone.close();
+});
+
+// A platform authenticator in the browser (Chrome DevTools' virtual authenticator: CTAP2,
+// internal transport, resident keys, user verification by "screen lock"), for `page` only.
+async function virtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  return { credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials };
+}
+
+test('passkeys in Chromium (360 px): registered in the privacy centre, then a CIBA step-up approved on the phone', async () => {
+  const phone = await phoneContext();
+  const page = await signIn(phone, '/privacy/acme/login', 'carol');
+  assert.equal(new URL(page.url()).pathname, '/privacy');
+  const authenticator = await virtualAuthenticator(page);
+  assert.ok(await page.isVisible('[data-testid=no-passkeys]'));
+
+  // Register: the page's own script runs WebAuthn create() against the server's options.
+  await page.fill('#passkey-name', 'my phone');
+  await Promise.all([page.waitForEvent('load'), page.tap('[data-testid=add-passkey]')]);
+  const listed = await page.locator('[data-testid=passkey-list] li').allTextContents();
+  assert.equal(listed.length, 1, `passkeys listed: ${JSON.stringify(listed)} status: ${await page.textContent('[data-testid=passkey-status]')}`);
+  assert.match(listed[0], /my phone/);
+  const creds = await authenticator.credentials();
+  assert.equal(creds.length, 1, 'the key is on the device');
+  assert.equal(creds[0].rpId, 'localhost');
+  // Check it: an assertion the server verifies.
+  await page.tap('[data-testid=check-passkey]');
+  await page.waitForSelector('[data-testid=passkey-status][data-code=verified]', { timeout: 10000 });
+  await phoneChecks(page, 'privacy-passkeys');
+  await axeCheck(page, 'privacy-passkeys');
+  await page.screenshot({ path: path.join(shots, 'passkey-1-privacy-registered.png'), fullPage: true });
+
+  // The platform asks for a step-up in a live session; the link comes through the webhook.
+  const s = await api('POST', '/v1/sessions', { customer_ref: 'C-1001', channel: 'video' });
+  assert.equal(s.status, 201, JSON.stringify(s));
+  const sid = s.body.session_id;
+  const before = await api('GET', `/v1/sessions/${sid}`);
+  assert.notEqual(before.body.decision.outcome, 'verified', JSON.stringify(before.body.decision));
+  assert.ok(JSON.stringify(before.body.decision.step_up?.factors ?? []).includes('passkey'), 'a passkey is offered');
+  const asked = await api('POST', `/v1/sessions/${sid}/passkey-requests`, {});
+  assert.equal(asked.status, 202, JSON.stringify(asked));
+  assert.equal(asked.body.delivery, 'webhook');
+  const link = await (async () => {
+    const until = Date.now() + 15000;
+    while (Date.now() < until) {
+      const m = hookMessages.find((x) => x.event === 'customer_link' && x.purpose === 'passkey' && x.session_id === sid);
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('passkey link was not delivered');
+  })();
+
+  // The phone (the same device, holding the passkey) opens it: the binding code, one button.
+  await page.goto(link.url);
+  assert.equal(await page.textContent('[data-testid=binding-code]'), asked.body.binding_code);
+  await phoneChecks(page, 'passkey-approval');
+  await axeCheck(page, 'passkey-approval');
+  await page.screenshot({ path: path.join(shots, 'passkey-2-approval.png'), fullPage: true });
+  await page.tap('[data-testid=approve]');
+  await page.waitForSelector('[data-testid=passkey-status][data-code=approved]', { timeout: 10000 });
+  assert.equal(await page.locator('[data-testid=approve]').count(), 0, 'nothing left to tap');
+  await axeCheck(page, 'passkey-approved');
+  await page.screenshot({ path: path.join(shots, 'passkey-3-approved.png'), fullPage: true });
+
+  // The factor reached the session (the platform's API), and the request says approved.
+  const after = await api('GET', `/v1/sessions/${sid}`);
+  assert.equal(after.status, 200);
+  assert.equal(after.body.decision.outcome, 'verified', JSON.stringify(after.body.decision));
+  assert.equal(after.body.decision.assurance, 'multi_factor');
+  assert.ok(JSON.stringify(after.body.decision.factors).includes('passkey'), JSON.stringify(after.body.decision.factors));
+  const status = await api('GET', `/v1/sessions/${sid}/passkey-requests/${asked.body.request_id}`);
+  assert.equal(status.body.status, 'approved');
+  console.log(`passkey step-up: session ${sid} ${after.body.decision.outcome}, assurance ${after.body.decision.assurance}, amr ${JSON.stringify(after.body.decision.amr)}`);
+  // The spent link cannot approve again.
+  const again = await page.goto(link.url);
+  assert.equal(again.status(), 410);
   await phone.close();
 });

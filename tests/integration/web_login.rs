@@ -599,7 +599,10 @@ async fn pages_speak_every_language_and_the_switch_is_remembered() {
     use trustline::http::i18n::Lang;
     let app = start(Backend::Sqlite).await;
     let get = |path: &'static str, accept: &'static str, cookie: Option<String>| {
-        let mut req = app.client.get(app.url(path)).header("accept-language", accept);
+        let mut req = app
+            .client
+            .get(app.url(path))
+            .header("accept-language", accept);
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
@@ -616,11 +619,17 @@ async fn pages_speak_every_language_and_the_switch_is_remembered() {
         let resp = get("/console", accept, None).await.unwrap();
         assert_eq!(resp.status(), 401);
         let html = resp.text().await.unwrap();
-        assert!(html.contains(&format!("<html lang=\"{}\"", lang.code())), "{html}");
+        assert!(
+            html.contains(&format!("<html lang=\"{}\"", lang.code())),
+            "{html}"
+        );
         assert!(html.contains(lang.t("not_signed_in")), "{accept}: {html}");
         assert!(html.contains("data-testid=\"lang-switch\""), "{html}");
         for other in Lang::ALL {
-            assert!(html.contains(&format!("href=\"?lang={}\"", other.code())), "{html}");
+            assert!(
+                html.contains(&format!("href=\"?lang={}\"", other.code())),
+                "{html}"
+            );
         }
         texts.push(lang.t("not_signed_in"));
     }
@@ -642,7 +651,12 @@ async fn pages_speak_every_language_and_the_switch_is_remembered() {
         .unwrap()
         .to_string();
     assert!(resp.text().await.unwrap().contains("<html lang=\"sv\""));
-    let html = get("/console", "nl", Some(cookie)).await.unwrap().text().await.unwrap();
+    let html = get("/console", "nl", Some(cookie))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("<html lang=\"sv\"") && html.contains(Lang::Sv.t("not_signed_in")));
     // A language not offered changes nothing and sets no cookie.
     let resp = get("/console?lang=de", "nl", None).await.unwrap();
