@@ -62,6 +62,7 @@ pub(crate) fn nav(lang: Lang) -> Markup {
             a href="/console/log" { (lang.t("log")) }
             a href="/console/policies" { (lang.t("policies")) }
             a href="/console/models" { (lang.t("models")) }
+            a href="/console/brand" { (lang.t("brand_nav")) }
         }
     }
 }
@@ -77,21 +78,18 @@ pub async fn audit_staff(
     details: Value,
     lang: Lang,
 ) -> Result<(), PageError> {
+    let roles: Vec<&str> = staff.roles.iter().map(|r| r.as_str()).collect();
     state
         .ledger
         .append(
             &staff.tenant,
-            LedgerEvent {
-                kind: "staff_action".into(),
+            LedgerEvent::staff_action(
+                &staff.user.session.subject,
+                &roles,
+                action,
                 customer,
-                session_id: None,
-                body: json!({
-                    "action": action,
-                    "actor": staff.user.session.subject,
-                    "roles": staff.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-                    "details": details,
-                }),
-            },
+                details,
+            ),
         )
         .await
         .map_err(|e| {

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod checkpoint;
 pub mod consent;
 pub mod console;
+pub mod console_brand;
 pub mod customer_links;
 pub mod customer_pages;
 pub mod customers;
@@ -70,6 +71,7 @@ pub fn app(state: AppState) -> Router {
     let pages = Router::new()
         .merge(auth::router())
         .merge(console::router())
+        .merge(console_brand::router())
         .merge(privacy::router())
         .merge(passkeys::router())
         .merge(customer_pages::router())

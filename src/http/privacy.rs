@@ -27,6 +27,7 @@ use crate::{
     },
     ledger::LedgerEvent,
     store,
+    tenants::branding,
 };
 
 pub fn router() -> Router<AppState> {
@@ -296,6 +297,7 @@ async fn home(
             tracing::error!(error = %e, "passkeys could not be listed");
             PageError::internal(lang)
         })?;
+    let brand = branding::for_page(&state, &me.tenant).await;
     let csrf = me.user.csrf();
     let body = html! {
         (consents_section(&state, lang, &me, &consents))
@@ -343,7 +345,8 @@ async fn home(
         }
     };
     Ok(super::passkeys::with_script_csp(
-        web::page(lang, lang.t("privacy"), Some(&me.user), body).into_response(),
+        web::page_with_brand(lang, lang.t("privacy"), Some(&me.user), Some(&brand), body)
+            .into_response(),
     ))
 }
 
@@ -449,7 +452,14 @@ async fn delete_templates(
         p { (lang.t("deleted_count")) ": " strong data-testid="deleted-count" { (destroyed) } }
         p { a href="/privacy" { (lang.t("privacy")) } }
     };
-    Ok(web::page(lang, lang.t("templates"), Some(&me.user), body))
+    let brand = branding::for_page(&state, &me.tenant).await;
+    Ok(web::page_with_brand(
+        lang,
+        lang.t("templates"),
+        Some(&me.user),
+        Some(&brand),
+        body,
+    ))
 }
 
 /// Everything held about the customer, as one JSON document (templates as metadata only:

@@ -24,7 +24,7 @@ use crate::{
     ledger::{LedgerError, merkle::ProofError},
     sessions::SessionError,
     store::StoreError,
-    tenants::TenantError,
+    tenants::{TenantError, brand::BrandError, branding::BrandingError},
 };
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -228,6 +228,33 @@ impl From<AudioError> for Problem {
             .with_detail(a.to_string())
             .with_extension("reason", a.code())
             .with_extension("min_net_speech_ms", audio::MIN_NET_SPEECH_MS),
+        }
+    }
+}
+
+/// The one mapping of brand errors (the console form shows the same codes on its page).
+impl From<BrandingError> for Problem {
+    fn from(e: BrandingError) -> Self {
+        match e {
+            BrandingError::Invalid(BrandError::LogoTooLarge) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "logo_too_large",
+                "The logo is too large",
+            )
+            .with_detail(BrandError::LogoTooLarge.to_string()),
+            BrandingError::Invalid(b) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                b.code(),
+                "The brand is not valid",
+            )
+            .with_detail(b.to_string()),
+            BrandingError::NotTenantAdmin => Problem::new(
+                StatusCode::FORBIDDEN,
+                "tenant_admin_only",
+                "Only a tenant admin may change the brand",
+            ),
+            BrandingError::Ledger(e) => e.into(),
+            BrandingError::Store(e) => e.into(),
         }
     }
 }

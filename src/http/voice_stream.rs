@@ -144,6 +144,7 @@ async fn run(mut socket: WebSocket, mut live: LiveStream) {
         }
     };
     if let Err(e) = &outcome {
+        live.abandon().await;
         live.ended(e.code());
     }
     if peer_closed {

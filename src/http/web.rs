@@ -15,7 +15,7 @@ use crate::{
     AppState,
     oidc::{Realm, StaffRole, service::token_hash},
     store::{self, web::WebSession},
-    tenants::{CustomerRef, TenantId},
+    tenants::{CustomerRef, TenantId, branding::Brand},
 };
 
 /// Staff sessions last a working day; customers' an hour.
@@ -276,20 +276,38 @@ pub fn redirect_with_cookies(to: &str, cookies: Vec<HeaderValue>) -> Response {
 /// The page frame: language, title, stylesheet, a header with the language switch and, when
 /// signed in, the sign-out form.
 pub fn page(lang: Lang, title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
+    page_with_brand(lang, title, user, None, body)
+}
+
+/// The page frame under a tenant's brand (privacy centre): its name and logo in the header,
+/// its colours from its own same-origin stylesheet (validated values only; the CSP stays
+/// `style-src 'self'; img-src 'self'`).
+pub fn page_with_brand(
+    lang: Lang,
+    title: &str,
+    user: Option<&WebUser>,
+    brand: Option<&Brand>,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · trustline" }
+                title { (title) " · " (brand.map_or("trustline", |b| b.display_name.as_str())) }
                 link rel="stylesheet" href="/static/app.css";
+                @if let Some(b) = brand { link rel="stylesheet" href=(b.stylesheet_url()); }
             }
             // A signed-in customer's pages (the privacy centre) are phone pages like the other
             // customer pages: the same 44 px touch targets (app.css `body.customer`).
             body class=[user.filter(|u| u.session.realm == Realm::Customer.as_str()).map(|_| "customer")] {
                 header {
-                    span.brand { "trustline" }
+                    @if let Some(b) = brand {
+                        (brand_mark(b))
+                    } @else {
+                        span.brand { "trustline" }
+                    }
                     (super::i18n::switch(lang))
                     @if let Some(user) = user {
                         span.who {
@@ -309,6 +327,16 @@ pub fn page(lang: Lang, title: &str, user: Option<&WebUser>, body: Markup) -> Ma
                 }
             }
         }
+    }
+}
+
+/// A tenant's logo (when it has one; decorative, since the name follows) and display name.
+pub fn brand_mark(brand: &Brand) -> Markup {
+    html! {
+        @if let Some(url) = brand.logo_url() {
+            img.logo src=(url) alt="" data-testid="brand-logo";
+        }
+        span.brand data-testid="brand" { (brand.display_name) }
     }
 }
 

@@ -55,6 +55,31 @@ pub struct LedgerEvent {
     pub body: serde_json::Value,
 }
 
+impl LedgerEvent {
+    /// A staff member's console action (kind `staff_action`), in the one shape every such
+    /// entry has: the action, the identity provider's subject (an opaque id), the roles it
+    /// acted with, and action-specific details. A customer it concerns goes beside the entry.
+    pub fn staff_action(
+        actor: &str,
+        roles: &[&str],
+        action: &str,
+        customer: Option<CustomerRef>,
+        details: serde_json::Value,
+    ) -> Self {
+        Self {
+            kind: "staff_action".into(),
+            customer,
+            session_id: None,
+            body: serde_json::json!({
+                "action": action,
+                "actor": actor,
+                "roles": roles,
+                "details": details,
+            }),
+        }
+    }
+}
+
 /// Where an acknowledged append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LedgerReceipt {

@@ -98,7 +98,7 @@ pub async fn request(
     if now_ms() >= session.expires_at {
         return Err(SessionError::Expired.into());
     }
-    if session.decision["outcome"] == "denied" {
+    if session.decision.outcome == crate::sessions::engine::Outcome::Denied {
         return Err(SessionError::Closed.into());
     }
     let customer: CustomerRef = session

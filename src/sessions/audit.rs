@@ -53,18 +53,8 @@ pub async fn decision(
     decision: &Decision,
     with: Vec<SessionWrite>,
 ) -> Result<(), SessionError> {
-    let body = json!({
-        "outcome": decision.outcome,
-        "assurance": decision.assurance,
-        "acr": decision.acr,
-        "amr": decision.amr,
-        "channel": decision.channel,
-        "step_up": decision.step_up,
-        "biometrics": decision.biometrics,
-        "factors": decision.factors,
-        "reasons": decision.reasons,
-        "policy": decision.policy,
-    });
+    // The decision as the caller received it, member for member.
+    let body = serde_json::to_value(decision)?;
     append(state, tenant, customer, session_id, "decision", body, with).await
 }
 

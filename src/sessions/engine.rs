@@ -121,7 +121,7 @@ impl Outcome {
 }
 
 /// What would satisfy a step-up: any one of `factors` now, `remaining` factors in all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepUp {
     pub factors: Vec<FactorKind>,
     /// Biometric modalities that could also supply the missing factor (multi-factor only, and
@@ -134,7 +134,7 @@ pub struct StepUp {
 }
 
 /// One biometric score as the decision judged it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BiometricJudgement {
     pub modality: Modality,
     pub model_id: String,
@@ -163,7 +163,8 @@ impl From<&Policy> for PolicyRef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// Stored as the session's `decision` column and read back only for `GET /v1/sessions/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub outcome: Outcome,
     pub assurance: Assurance,

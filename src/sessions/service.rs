@@ -3,7 +3,7 @@
 use std::{str::FromStr, sync::Arc};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::{
@@ -131,8 +131,7 @@ pub struct SessionView {
     pub expires_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handoff_from: Option<String>,
-    #[schema(value_type = Object)]
-    pub decision: Value,
+    pub decision: Decision,
     /// Signed JWT (EdDSA) when the decision is `verified`; verify with /.well-known/jwks.json.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assertion: Option<String>,
@@ -218,18 +217,25 @@ fn customer_state(ctx: store::sessions::DecisionContext) -> CustomerState {
 /// Score the parsed samples the engine says can count ([`engine::eligible_modalities`]),
 /// against the customer's templates (and what their scorers remember: a replayed voice sample
 /// raises `replay_suspected`). Returns the scores and the reasons for samples not used.
+///
+/// Each sample claims one step of the customer's consecutive biometric failures before it is
+/// scored (`attempts::reserve_biometric`), so concurrent attempts on parallel sessions and
+/// instances cannot all be scored on one counter value: a miss stays counted, a match resets
+/// the counter, a sample not scored gives its step back. `customer_state`'s counter is set to
+/// what the first claim saw, the value this request's decision stands on.
 async fn score_samples(
     state: &AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
-    policy: &Policy,
-    customer_state: &CustomerState,
+    (policy, channel): (&Policy, Channel),
+    customer_state: &mut CustomerState,
     samples: Vec<Sample>,
 ) -> Result<(Vec<BiometricScore>, Vec<String>), SessionError> {
     let mut scores = Vec::new();
     let (mut used, mut memories) = (Vec::new(), Vec::new());
     let requested: Vec<Modality> = samples.iter().map(Sample::modality).collect();
     let (eligible, mut reasons) = engine::eligible_modalities(policy, customer_state, &requested);
+    let mut first_claim = true;
     for sample in samples {
         let modality = sample.modality();
         if !eligible.contains(&modality) {
@@ -267,12 +273,38 @@ async fn score_samples(
             }
             None => None,
         };
+        let claim =
+            super::attempts::reserve_biometric(state, tenant, customer, &policy.lockout).await?;
+        let counted = match &claim {
+            Ok(c) => c.failures_before,
+            Err(n) => *n,
+        };
+        if std::mem::take(&mut first_claim) {
+            customer_state.lockout.biometric_failures = counted;
+        }
+        let Ok(claim) = claim else {
+            // Other attempts reached the maximum since the context was read.
+            reasons.push("biometrics_disabled_after_failures".into());
+            break;
+        };
         let result = tokio::task::spawn_blocking(move || {
             scorer.score_remembering(&opened, memory.as_deref().map(Vec::as_slice), &sample)
         })
-        .await?;
+        .await;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                claim.reservation.release(state, tenant, customer).await?;
+                return Err(e.into());
+            }
+        };
         match result {
             Ok((score, remembered)) => {
+                if engine::sample_matches(policy, channel, &score) {
+                    claim.reservation.succeeded(state, tenant, customer).await?;
+                } else {
+                    claim.reservation.failed();
+                }
                 scores.push(score);
                 used.push(modality);
                 if let (Some(slot), Some(plain)) = (slot, remembered) {
@@ -285,8 +317,12 @@ async fn score_samples(
                 }
             }
             // The caller's audio is at fault: refuse the request before anything is stored.
-            Err(ScoreError::InvalidAudio(e)) => return Err(SessionError::InvalidAudio(e)),
+            Err(ScoreError::InvalidAudio(e)) => {
+                claim.reservation.release(state, tenant, customer).await?;
+                return Err(SessionError::InvalidAudio(e));
+            }
             Err(ScoreError::Unusable(e)) => {
+                claim.reservation.release(state, tenant, customer).await?;
                 tracing::warn!(modality = modality.as_str(), error = %e, "sample not scored");
                 reasons.push(format!("{}_sample_unusable", modality.as_str()));
             }
@@ -312,41 +348,6 @@ async fn score_samples(
     Ok((scores, reasons))
 }
 
-/// The counter updates for each scored sample, to commit with the new session.
-fn biometric_counters(
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    policy: &Policy,
-    channel: Channel,
-    scores: &[BiometricScore],
-) -> Vec<store::sessions::SessionWrite> {
-    scores
-        .iter()
-        .map(|s| store::sessions::SessionWrite::Biometric {
-            tenant: tenant.clone(),
-            customer: customer.clone(),
-            matched: engine::sample_matches(policy, channel, s),
-            now: now_ms(),
-        })
-        .collect()
-}
-
-/// Count each scored sample against the customer's consecutive-failure counter.
-async fn record_biometrics(
-    state: &AppState,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    policy: &Policy,
-    channel: Channel,
-    scores: &[BiometricScore],
-) -> Result<(), SessionError> {
-    for s in scores {
-        let matched = engine::sample_matches(policy, channel, s);
-        store::sessions::record_biometric(&state.db, tenant, customer, matched, now_ms()).await?;
-    }
-    Ok(())
-}
-
 fn decide(
     policy: &Policy,
     channel: Channel,
@@ -354,13 +355,14 @@ fn decide(
     evidence: &Evidence,
     expires_at: i64,
     extra_reasons: Vec<String>,
+    now: i64,
 ) -> Decision {
     let mut decision = engine::decide(&DecisionInput {
         policy,
         channel,
         customer,
         evidence,
-        now_ms: now_ms(),
+        now_ms: now,
         expires_ms: expires_at,
     });
     for r in extra_reasons {
@@ -376,61 +378,71 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, SessionError> {
     Ok(serde_json::to_string(v)?)
 }
 
+/// The signed assertion of a verified decision still in its session's lifetime.
 fn assertion(
     state: &AppState,
     tenant: &TenantId,
     policy: &Policy,
-    s: &store::sessions::StoredSession,
-    decision: &Value,
+    view: &SessionView,
+    verified_at: Option<i64>,
+    now: i64,
 ) -> Result<Option<String>, SessionError> {
-    let (session_id, customer, verified_at, expires_at) =
-        (&s.session_id, &s.customer_ref, s.verified_at, s.expires_at);
-    if decision["outcome"] != "verified" {
+    let decision = &view.decision;
+    if decision.outcome != Outcome::Verified || now >= view.expires_at {
         return Ok(None);
     }
-    let now = now_ms();
-    if now >= expires_at {
-        return Ok(None);
-    }
-    let channel = decision["channel"].as_str().unwrap_or_default();
-    let lifetime = Channel::from_str(channel)
-        .map(|c| policy.channel(c).assertion_lifetime_secs)
-        .unwrap_or(60) as i64;
+    let lifetime = policy.channel(decision.channel).assertion_lifetime_secs as i64;
     let claims = json!({
         "iss": state.settings.public_url,
-        "sub": customer,
+        "sub": view.customer_ref,
         "aud": tenant.as_str(),
         "tenant": tenant.as_str(),
-        "acr": decision["acr"],
-        "amr": decision["amr"],
+        "acr": decision.acr,
+        "amr": decision.amr,
         "auth_time": verified_at.unwrap_or(now) / 1000,
         "iat": now / 1000,
         "exp": now / 1000 + lifetime,
-        "sid": session_id,
-        "channel": channel,
-        "policy": decision["policy"],
+        "sid": view.session_id,
+        "channel": decision.channel,
+        "policy": decision.policy,
     });
     Ok(Some(state.signer.sign_jws(&claims, "JWT")?))
 }
 
+/// The answer for a session: its decision as decided (never re-read from its JSON), and the
+/// assertion when verified.
 fn view(
     state: &AppState,
     tenant: &TenantId,
     policy: &Policy,
-    s: &store::sessions::StoredSession,
+    mut view: SessionView,
+    verified_at: Option<i64>,
+    now: i64,
 ) -> Result<SessionView, SessionError> {
-    let decision: Value = serde_json::from_str(&s.decision)?;
-    let token = assertion(state, tenant, policy, s, &decision)?;
-    Ok(SessionView {
-        session_id: s.session_id.clone(),
-        customer_ref: s.customer_ref.clone(),
-        channel: parse_channel(&s.channel)?,
+    view.assertion = assertion(state, tenant, policy, &view, verified_at, now)?;
+    Ok(view)
+}
+
+/// A stored session as `GET` shows it (the one path that parses a stored decision).
+fn stored_view(
+    state: &AppState,
+    tenant: &TenantId,
+    policy: &Policy,
+    s: store::sessions::StoredSession,
+) -> Result<SessionView, SessionError> {
+    let decision: Decision = serde_json::from_str(&s.decision)?;
+    let channel = parse_channel(&s.channel)?;
+    let v = SessionView {
+        session_id: s.session_id,
+        customer_ref: s.customer_ref,
+        channel,
         created_at: s.created_at,
         expires_at: s.expires_at,
-        handoff_from: s.handoff_from.clone(),
+        handoff_from: s.handoff_from,
         decision,
-        assertion: token,
-    })
+        assertion: None,
+    };
+    view(state, tenant, policy, v, s.verified_at, now_ms())
 }
 
 #[allow(clippy::too_many_arguments)] // one row's fields; a struct would only rename them
@@ -441,17 +453,16 @@ async fn insert_session(
     policy: &Policy,
     channel: Channel,
     evidence: &Evidence,
-    decision: &Decision,
+    decision: Decision,
     expires_at: i64,
     handoff_from: Option<&str>,
-    counters: Vec<store::sessions::SessionWrite>,
-) -> Result<store::sessions::StoredSession, SessionError> {
+    now: i64,
+) -> Result<SessionView, SessionError> {
     let session_id = new_session_id()?;
-    let now = now_ms();
     let evidence_json = to_json(evidence)?;
-    let decision_json = to_json(decision)?;
+    let decision_json = to_json(&decision)?;
     let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
-    let mut writes = vec![store::sessions::SessionWrite::Insert(Box::new(
+    let writes = vec![store::sessions::SessionWrite::Insert(Box::new(
         store::sessions::OwnedSession {
             session_id: session_id.clone(),
             tenant: tenant.clone(),
@@ -462,33 +473,29 @@ async fn insert_session(
             policy_id: policy.id.clone(),
             policy_version: policy.version.clone(),
             policy_hash: policy.hash.clone(),
-            evidence: evidence_json.clone(),
-            decision: decision_json.clone(),
+            evidence: evidence_json,
+            decision: decision_json,
             handoff_from: handoff_from.map(str::to_string),
             now,
             expires_at,
             verified_at,
         },
     ))];
-    writes.extend(counters);
-    // One durable commit for the row, its counters and its audit event: they ride in the
+    // One durable commit for the row and its audit event: they ride in the
     // ledger's group-commit batch (DESIGN: "write the outcome and its audit event in one
     // transaction"), and the answer waits for that commit.
-    audit::decision(state, tenant, customer, &session_id, decision, writes).await?;
-    Ok(store::sessions::StoredSession {
+    audit::decision(state, tenant, customer, &session_id, &decision, writes).await?;
+    let v = SessionView {
         session_id,
         customer_ref: customer.to_string(),
-        channel: channel.as_str().into(),
-        outcome: decision.outcome.as_str().into(),
-        evidence: evidence_json,
-        decision: decision_json,
-        handoff_from: handoff_from.map(str::to_string),
-        revision: 1,
+        channel,
         created_at: now,
-        updated_at: now,
         expires_at,
-        verified_at,
-    })
+        handoff_from: handoff_from.map(str::to_string),
+        decision,
+        assertion: None,
+    };
+    view(state, tenant, policy, v, verified_at, now)
 }
 
 /// `POST /v1/sessions`.
@@ -499,11 +506,19 @@ pub async fn start(
     channel: Channel,
     samples: Vec<Sample>,
 ) -> Result<SessionView, SessionError> {
-    let (policy, customer_state) = decision_context(state, tenant, customer).await?;
-    let expires_at = now_ms() + policy.channel(channel).session_lifetime_secs as i64 * 1000;
-    let (scores, reasons) =
-        score_samples(state, tenant, customer, &policy, &customer_state, samples).await?;
-    let counters = biometric_counters(tenant, customer, &policy, channel, &scores);
+    let (policy, mut customer_state) = decision_context(state, tenant, customer).await?;
+    let (scores, reasons) = score_samples(
+        state,
+        tenant,
+        customer,
+        (&policy, channel),
+        &mut customer_state,
+        samples,
+    )
+    .await?;
+    // One reading of the clock for the decision and its row.
+    let now = now_ms();
+    let expires_at = now + policy.channel(channel).session_lifetime_secs as i64 * 1000;
     let evidence = Evidence {
         biometrics: scores,
         factors: Vec::new(),
@@ -515,12 +530,12 @@ pub async fn start(
         &evidence,
         expires_at,
         reasons,
+        now,
     );
-    let stored = insert_session(
-        state, tenant, customer, &policy, channel, &evidence, &decision, expires_at, None, counters,
+    insert_session(
+        state, tenant, customer, &policy, channel, &evidence, decision, expires_at, None, now,
     )
-    .await?;
-    view(state, tenant, &policy, &stored)
+    .await
 }
 
 /// A live session of this tenant (another tenant's id is simply not found).
@@ -564,6 +579,7 @@ async fn update_with(
             });
         }
         let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
+        let now = now_ms();
         let decision = decide(
             &policy,
             channel,
@@ -571,8 +587,8 @@ async fn update_with(
             &evidence,
             s.expires_at,
             reasons.clone(),
+            now,
         );
-        let now = now_ms();
         let evidence_json = to_json(&evidence)?;
         let decision_json = to_json(&decision)?;
         let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
@@ -593,10 +609,25 @@ async fn update_with(
         .await?;
         if updated {
             audit::decision(state, tenant, &customer, session_id, &decision, Vec::new()).await?;
-            let stored = store::sessions::get(&state.db, tenant, session_id)
-                .await?
-                .ok_or(SessionError::NotFound)?;
-            return view(state, tenant, &policy, &stored);
+            // The row as just written: the read one with the new decision (no second read).
+            let v = SessionView {
+                session_id: s.session_id,
+                customer_ref: s.customer_ref,
+                channel,
+                created_at: s.created_at,
+                expires_at: s.expires_at,
+                handoff_from: s.handoff_from,
+                decision,
+                assertion: None,
+            };
+            return view(
+                state,
+                tenant,
+                &policy,
+                v,
+                s.verified_at.or(verified_at),
+                now,
+            );
         }
     }
     Err(SessionError::Conflict)
@@ -616,10 +647,16 @@ pub async fn add_evidence(
             max_items: MAX_EVIDENCE_ITEMS,
         });
     }
-    let (policy, customer_state) = decision_context(state, tenant, &customer).await?;
-    let (scores, reasons) =
-        score_samples(state, tenant, &customer, &policy, &customer_state, samples).await?;
-    record_biometrics(state, tenant, &customer, &policy, channel, &scores).await?;
+    let (policy, mut customer_state) = decision_context(state, tenant, &customer).await?;
+    let (scores, reasons) = score_samples(
+        state,
+        tenant,
+        &customer,
+        (&policy, channel),
+        &mut customer_state,
+        samples,
+    )
+    .await?;
     update_with(
         state,
         tenant,
@@ -681,22 +718,34 @@ pub async fn stream_evidence(
     .await
 }
 
-/// A finished stream counts once against the customer's consecutive-failure counter.
+/// Claim a voice stream's one attempt against the customer's consecutive-failure counter
+/// before any of its audio is scored (as `score_samples` claims one per posted sample).
+/// `None`: biometrics are disabled for the customer.
+pub async fn stream_claim(
+    state: &AppState,
+    tenant: &TenantId,
+    stream: &StreamSession,
+) -> Result<Option<super::attempts::Reservation>, SessionError> {
+    let claim =
+        super::attempts::reserve_biometric(state, tenant, &stream.customer, &stream.policy.lockout)
+            .await?;
+    Ok(claim.ok().map(|c| c.reservation))
+}
+
+/// Settle a stream's claim with its score: a match resets the counter, a miss stays counted.
 pub async fn stream_attempt(
     state: &AppState,
     tenant: &TenantId,
     stream: &StreamSession,
+    claim: super::attempts::Reservation,
     score: &BiometricScore,
 ) -> Result<(), SessionError> {
-    record_biometrics(
-        state,
-        tenant,
-        &stream.customer,
-        &stream.policy,
-        stream.channel,
-        std::slice::from_ref(score),
-    )
-    .await
+    if engine::sample_matches(&stream.policy, stream.channel, score) {
+        claim.succeeded(state, tenant, &stream.customer).await
+    } else {
+        claim.failed();
+        Ok(())
+    }
 }
 
 /// `POST /v1/sessions/{id}/factors/{kind}`: verify a code, count it, re-decide.
@@ -742,7 +791,7 @@ pub async fn submit_factor(
     };
     let now = now_ms();
     if success {
-        reservation.succeeded(state, tenant, &customer, now).await?;
+        reservation.succeeded(state, tenant, &customer).await?;
     }
     // A failure is already counted: the reservation was the increment.
     audit::factor_attempt(
@@ -843,7 +892,7 @@ pub async fn get(
         .await?
         .ok_or(SessionError::NotFound)?;
     let policy = policy_for(state, tenant).await?;
-    view(state, tenant, &policy, &s)
+    stored_view(state, tenant, &policy, s)
 }
 
 /// `POST /v1/sessions/{id}/handoff`: continue on another channel. The evidence travels; the
@@ -863,9 +912,10 @@ pub async fn handoff(
         biometrics: evidence.biometrics,
         factors: evidence.factors.into_iter().filter(|f| f.success).collect(),
     };
+    let now = now_ms();
     let expires_at = s
         .expires_at
-        .min(now_ms() + policy.channel(target).session_lifetime_secs as i64 * 1000);
+        .min(now + policy.channel(target).session_lifetime_secs as i64 * 1000);
     let decision = decide(
         &policy,
         target,
@@ -873,19 +923,19 @@ pub async fn handoff(
         &carried,
         expires_at,
         vec!["handoff".into()],
+        now,
     );
-    let stored = insert_session(
+    insert_session(
         state,
         tenant,
         &customer,
         &policy,
         target,
         &carried,
-        &decision,
+        decision,
         expires_at,
         Some(session_id),
-        Vec::new(),
+        now,
     )
-    .await?;
-    view(state, tenant, &policy, &stored)
+    .await
 }

@@ -1,8 +1,10 @@
-//! Atomic attempt reservations on the code-factor lockout counters (`lockout_factor`).
+//! Atomic attempt reservations on the lockout counters (`lockout_factor`): one row per code
+//! factor, and one ([`BIOMETRIC`]) for the consecutive failed biometric comparisons.
 //!
-//! A code attempt is counted as a failure *before* the secret is compared: the service reads the
-//! counter, asks the pure gate (`sessions::engine::factor_gate`) whether another attempt is
-//! allowed, and then claims it with a compare-and-set on exactly the counter it read. Of any
+//! An attempt is counted as a failure *before* it is evaluated (a code compared, a sample
+//! scored): the service reads the counter, asks the pure gate (`sessions::engine`) whether
+//! another attempt is allowed, and then claims it with a compare-and-set on exactly the
+//! counter it read. Of any
 //! number of concurrent attempts, on any number of instances sharing the database, only one can
 //! move the counter from a given value, so the policy's free attempts, delays and maximum hold
 //! exactly (a single-row conditional write is atomic on SQLite and PostgreSQL alike; under
@@ -11,6 +13,11 @@
 use super::{Db, StoreError};
 use crate::tenants::{CustomerRef, TenantId};
 use sqlx::Row;
+
+/// The counter of biometric comparisons (every modality), beside the code factors' counters.
+/// `last_failure_at` plays no part in its gate (biometrics have no delays), only in the
+/// compare-and-set.
+pub const BIOMETRIC: &str = "biometric";
 
 /// A counter as stored: consecutive failures and the time of the last one (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,4 +144,28 @@ pub async fn release(
         }
     };
     Ok(result.rows_affected() == 1)
+}
+
+/// Reset counters after a success: delete the rows of `factors` (a code's own counter and the
+/// biometric one, or the biometric one alone), whatever attempts counted meanwhile.
+pub async fn clear(
+    db: &Db,
+    tenant: &TenantId,
+    customer: &CustomerRef,
+    factors: &[&str],
+) -> Result<(), StoreError> {
+    let mut tx = db.pool.begin().await?;
+    for factor in factors {
+        sqlx::query(
+            "DELETE FROM lockout_factor \
+             WHERE tenant_id = $1 AND customer_ref = $2 AND factor = $3",
+        )
+        .bind(tenant.as_str())
+        .bind(customer.as_str())
+        .bind(*factor)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bench;
+pub mod brands;
 pub mod consents;
 pub mod customer_links;
 pub mod customers;

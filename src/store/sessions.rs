@@ -179,8 +179,8 @@ pub async fn decision_context(
             AND used_at IS NULL) AS recovery, \
          (SELECT COUNT(*) FROM webhooks WHERE tenant_id = $1) AS webhook, \
          (SELECT COUNT(*) FROM passkeys WHERE tenant_id = $1 AND customer_ref = $2) AS passkey, \
-         (SELECT failures FROM lockout_biometric WHERE tenant_id = $1 AND customer_ref = $2) \
-            AS biometric_failures, \
+         (SELECT failures FROM lockout_factor WHERE tenant_id = $1 AND customer_ref = $2 \
+            AND factor = 'biometric') AS biometric_failures, \
          lf.factor, lf.failures, lf.last_failure_at",
     );
     for i in 0..modalities.len() {
@@ -194,6 +194,7 @@ pub async fn decision_context(
         " FROM tenants t \
          LEFT JOIN customers c ON c.tenant_id = t.tenant_id AND c.customer_ref = $2 \
          LEFT JOIN lockout_factor lf ON lf.tenant_id = t.tenant_id AND lf.customer_ref = $2 \
+            AND lf.factor <> 'biometric' \
          WHERE t.tenant_id = $1",
     );
     let mut query = sqlx::query(&sql)
@@ -247,16 +248,6 @@ pub async fn lockout(
     tenant: &TenantId,
     customer: &CustomerRef,
 ) -> Result<(i64, Vec<(String, i64, i64)>), StoreError> {
-    let bio = sqlx::query(
-        "SELECT failures FROM lockout_biometric WHERE tenant_id = $1 AND customer_ref = $2",
-    )
-    .bind(tenant.as_str())
-    .bind(customer.as_str())
-    .fetch_optional(&db.pool)
-    .await?
-    .map(|r| r.try_get::<i64, _>("failures"))
-    .transpose()?
-    .unwrap_or(0);
     let rows = sqlx::query(
         "SELECT factor, failures, last_failure_at FROM lockout_factor \
          WHERE tenant_id = $1 AND customer_ref = $2",
@@ -265,91 +256,27 @@ pub async fn lockout(
     .bind(customer.as_str())
     .fetch_all(&db.pool)
     .await?;
-    let factors = rows
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("factor")?,
-                r.try_get("failures")?,
-                r.try_get("last_failure_at")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((bio, factors))
-}
-
-/// Atomically count a biometric failure (or reset on a match). Instances agree because the
-/// increment happens in the database.
-pub async fn record_biometric(
-    db: &Db,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    matched: bool,
-    now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(biometric_sql(matched))
-        .bind(tenant.as_str())
-        .bind(customer.as_str())
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
-/// Count a factor attempt: failure increments; success clears it and re-enables biometrics
-/// (NIST SP 800-63B-4 §3.2.3: disabled "until another authenticator succeeds").
-pub async fn record_factor(
-    db: &Db,
-    tenant: &TenantId,
-    customer: &CustomerRef,
-    factor: &str,
-    success: bool,
-    now: i64,
-) -> Result<(), StoreError> {
-    if success {
-        let mut tx = db.pool.begin().await?;
-        sqlx::query(
-            "DELETE FROM lockout_factor WHERE tenant_id = $1 AND customer_ref = $2 AND factor = $3",
-        )
-        .bind(tenant.as_str())
-        .bind(customer.as_str())
-        .bind(factor)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM lockout_biometric WHERE tenant_id = $1 AND customer_ref = $2")
-            .bind(tenant.as_str())
-            .bind(customer.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-    } else {
-        sqlx::query(
-            "INSERT INTO lockout_factor (tenant_id, customer_ref, factor, failures, last_failure_at) \
-             VALUES ($1, $2, $3, 1, $4) ON CONFLICT (tenant_id, customer_ref, factor) \
-             DO UPDATE SET failures = lockout_factor.failures + 1, last_failure_at = $4",
-        )
-        .bind(tenant.as_str())
-        .bind(customer.as_str())
-        .bind(factor)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
+    let mut biometric = 0;
+    let mut factors = Vec::new();
+    for r in &rows {
+        let factor: String = r.try_get("factor")?;
+        let failures: i64 = r.try_get("failures")?;
+        if factor == super::lockout::BIOMETRIC {
+            biometric = failures;
+        } else {
+            factors.push((factor, failures, r.try_get("last_failure_at")?));
+        }
     }
-    Ok(())
+    Ok((biometric, factors))
 }
 
-/// A write a new session needs: its row, and the biometric counter updates of its evidence.
-/// They commit inside the ledger's batch transaction together with the decision's audit entry
-/// (see [`apply_writes`]), so a decision is one durable commit and is acknowledged only after it.
+/// A write a new session needs: its row. It commits inside the ledger's batch transaction
+/// together with the decision's audit entry (see [`apply_writes`]), so a decision is one durable
+/// commit and is acknowledged only after it. (Lockout counters are not among them: an attempt
+/// is counted before its evidence is evaluated, `store::lockout`.)
 #[derive(Debug, Clone)]
 pub enum SessionWrite {
     Insert(Box<OwnedSession>),
-    Biometric {
-        tenant: TenantId,
-        customer: CustomerRef,
-        matched: bool,
-        now: i64,
-    },
 }
 
 /// `NewSession` with owned fields, to cross into the ledger's writer task.
@@ -372,19 +299,6 @@ pub struct OwnedSession {
     pub verified_at: Option<i64>,
 }
 
-/// The consecutive-failure upsert: a match resets the counter, a miss increments it.
-fn biometric_sql(matched: bool) -> &'static str {
-    if matched {
-        "INSERT INTO lockout_biometric (tenant_id, customer_ref, failures, updated_at) \
-         VALUES ($1, $2, 0, $3) ON CONFLICT (tenant_id, customer_ref) \
-         DO UPDATE SET failures = 0, updated_at = $3"
-    } else {
-        "INSERT INTO lockout_biometric (tenant_id, customer_ref, failures, updated_at) \
-         VALUES ($1, $2, 1, $3) ON CONFLICT (tenant_id, customer_ref) \
-         DO UPDATE SET failures = lockout_biometric.failures + 1, updated_at = $3"
-    }
-}
-
 const SESSION_COLUMNS: usize = 15;
 /// Rows per multi-row INSERT: 60 x 15 = 900 parameters, under SQLite's default limit of 999
 /// (PostgreSQL allows 65,535).
@@ -392,16 +306,15 @@ const SESSION_ROWS_PER_INSERT: usize = 60;
 
 /// Apply a batch's session writes inside the caller's transaction: the new rows with
 /// multi-row INSERTs (one statement per 60 rows instead of one each: on PostgreSQL every
-/// statement is a round trip the single writer waits for), then the counter updates in order.
+/// statement is a round trip the single writer waits for).
 pub async fn apply_writes(
     conn: &mut AnyConnection,
     writes: &[&SessionWrite],
 ) -> Result<(), StoreError> {
     let inserts: Vec<&OwnedSession> = writes
         .iter()
-        .filter_map(|w| match w {
-            SessionWrite::Insert(s) => Some(s.as_ref()),
-            SessionWrite::Biometric { .. } => None,
+        .map(|w| match w {
+            SessionWrite::Insert(s) => s.as_ref(),
         })
         .collect();
     for chunk in inserts.chunks(SESSION_ROWS_PER_INSERT) {
@@ -447,22 +360,6 @@ pub async fn apply_writes(
         q.execute(&mut *conn)
             .await
             .map_err(StoreError::from_insert)?;
-    }
-    for w in writes {
-        if let SessionWrite::Biometric {
-            tenant,
-            customer,
-            matched,
-            now,
-        } = w
-        {
-            sqlx::query(biometric_sql(*matched))
-                .bind(tenant.as_str())
-                .bind(customer.as_str())
-                .bind(*now)
-                .execute(&mut *conn)
-                .await?;
-        }
     }
     Ok(())
 }

@@ -1,21 +1,28 @@
 //! A tenant's brand on its customer pages (pure): display name, two colours checked for
 //! contrast, and a logo that cannot carry script.
 //!
-//! * Colours are `#rrggbb` (or `#rgb`). The primary colour is the background of buttons and the
-//!   page header with white text on it; the accent colour is text and links on white. Both
-//!   pairs must reach WCAG 2.x contrast 4.5:1 (success criterion 1.4.3, level AA, normal text);
-//!   an unreadable pair is refused.
-//! * Logos are PNG or SVG, at most [`MAX_LOGO_BYTES`]. A PNG must decode completely and be at
-//!   most [`MAX_LOGO_PIXELS`] on a side. An SVG is parsed (no DTD, so no entity expansion) and
-//!   rebuilt from a whitelist of shapes and presentation attributes; anything that could run
-//!   script or fetch something — `<script>`, `<foreignObject>`, `<image>`, `<style>`, event
-//!   handlers, `style` attributes, links or `url(...)` to anything but a fragment of the same
-//!   document — is refused, not silently dropped, so the admin sees why.
+//! * Colours are `#rrggbb` (or `#rgb`). The primary colour is the background of buttons, with
+//!   white text on it; the accent colour is the brand name, links and secondary buttons, as text
+//!   on white and on the page background ([`PAGE_BACKGROUND`]). Every pair must reach WCAG 2.x
+//!   contrast 4.5:1 (success criterion 1.4.3, level AA, normal text); an unreadable pair is
+//!   refused. The pages take colours only from the stylesheet rendered from these parsed values.
+//! * Logos are PNG or SVG, at most [`MAX_LOGO_BYTES`]. A PNG must decode completely (within a
+//!   memory limit) and be at most [`MAX_LOGO_PIXELS`] on a side. An SVG is parsed (no DTD, so no
+//!   entity expansion) and rebuilt from an allow-list of shapes and presentation attributes;
+//!   anything that could run script or fetch something — `<script>`, `<foreignObject>`,
+//!   `<image>`, `<a>`, `<style>`, animation elements, event handlers, `style` attributes,
+//!   namespaced attributes, links or `url(...)` to anything but a fragment of the same document,
+//!   CSS escapes — is refused, not silently dropped, so the admin sees why.
 
 use std::fmt::Write as _;
 
 pub const MAX_LOGO_BYTES: usize = 100 * 1024;
-pub const MAX_LOGO_PIXELS: u32 = 2048;
+/// Pages show the logo 48 px high; 1024 px bounds a decoded RGBA16 frame to 8 MiB.
+pub const MAX_LOGO_PIXELS: u32 = 1024;
+/// Memory the PNG decoder may allocate for one logo.
+const MAX_PNG_DECODE_BYTES: usize = 9 * 1024 * 1024;
+/// Nesting of SVG elements (the sanitiser recurses; real logos nest a few levels).
+const MAX_SVG_DEPTH: usize = 32;
 pub const MAX_NAME_CHARS: usize = 80;
 /// WCAG 2.x SC 1.4.3 (AA) for normal text.
 pub const MIN_CONTRAST: f64 = 4.5;
@@ -60,6 +67,8 @@ impl BrandError {
 pub struct Rgb(pub u8, pub u8, pub u8);
 
 pub const WHITE: Rgb = Rgb(255, 255, 255);
+/// The customer pages' background behind sections (`static/app.css`, `body`).
+pub const PAGE_BACKGROUND: Rgb = Rgb(0xf6, 0xf7, 0xf9);
 
 impl Rgb {
     pub fn hex(self) -> String {
@@ -113,12 +122,15 @@ pub fn check_colours(primary: Rgb, accent: Rgb) -> Result<(), BrandError> {
             ratio: r,
         });
     }
-    let r = contrast(accent, WHITE);
-    if r < MIN_CONTRAST {
-        return Err(BrandError::Contrast {
-            what: "the accent colour on white",
-            ratio: r,
-        });
+    // The page background is darker than white, so it is the stricter of the two.
+    for (background, what) in [
+        (WHITE, "the accent colour on white"),
+        (PAGE_BACKGROUND, "the accent colour on the page background"),
+    ] {
+        let r = contrast(accent, background);
+        if r < MIN_CONTRAST {
+            return Err(BrandError::Contrast { what, ratio: r });
+        }
     }
     Ok(())
 }
@@ -163,7 +175,12 @@ pub fn check_logo(bytes: &[u8]) -> Result<Logo, BrandError> {
 }
 
 fn check_png(bytes: &[u8]) -> Result<(), BrandError> {
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let decoder = png::Decoder::new_with_limits(
+        std::io::Cursor::new(bytes),
+        png::Limits {
+            bytes: MAX_PNG_DECODE_BYTES,
+        },
+    );
     let mut reader = decoder
         .read_info()
         .map_err(|e| BrandError::BadPng(e.to_string()))?;
@@ -268,8 +285,12 @@ fn escape(out: &mut String, s: &str) {
     }
 }
 
-/// A value may reference only a fragment of this document (`url(#id)`).
+/// A value may reference only a fragment of this document (`url(#id)`). Presentation
+/// attributes are CSS values, where an escape (`\75 rl(`) spells `url(` unseen: refused too.
 fn references_outside(value: &str) -> bool {
+    if value.contains('\\') {
+        return true;
+    }
     let lower = value.to_ascii_lowercase();
     let mut rest = lower.as_str();
     while let Some(at) = rest.find("url(") {
@@ -282,13 +303,22 @@ fn references_outside(value: &str) -> bool {
     lower.contains("javascript:") || lower.contains("data:")
 }
 
-fn write_node(out: &mut String, node: roxmltree::Node<'_, '_>) -> Result<(), BrandError> {
+fn write_node(
+    out: &mut String,
+    node: roxmltree::Node<'_, '_>,
+    depth: usize,
+) -> Result<(), BrandError> {
     if node.is_text() {
         escape(out, node.text().unwrap_or_default());
         return Ok(());
     }
     if !node.is_element() {
         return Ok(()); // comments and processing instructions are dropped
+    }
+    if depth > MAX_SVG_DEPTH {
+        return Err(BrandError::SvgNotAllowed(format!(
+            "nesting deeper than {MAX_SVG_DEPTH} elements"
+        )));
     }
     let tag = node.tag_name();
     let name = tag.name();
@@ -306,13 +336,18 @@ fn write_node(out: &mut String, node: roxmltree::Node<'_, '_>) -> Result<(), Bra
         let aname = attr.name();
         let value = attr.value();
         if aname.to_ascii_lowercase().starts_with("on") {
-            return Err(BrandError::SvgNotAllowed(format!("the event handler `{aname}`")));
+            return Err(BrandError::SvgNotAllowed(format!(
+                "the event handler `{aname}`"
+            )));
         }
-        let is_href = aname == "href"
-            && (attr.namespace().is_none() || attr.namespace() == Some(XLINK_NS));
+        let is_href =
+            aname == "href" && (attr.namespace().is_none() || attr.namespace() == Some(XLINK_NS));
         if is_href {
             if !value.starts_with('#') {
-                return Err(BrandError::SvgNotAllowed(format!("a link to `{}`", value.chars().take(40).collect::<String>())));
+                return Err(BrandError::SvgNotAllowed(format!(
+                    "a link to `{}`",
+                    value.chars().take(40).collect::<String>()
+                )));
             }
             let _ = write!(out, " href=\"");
             escape(out, value);
@@ -320,10 +355,14 @@ fn write_node(out: &mut String, node: roxmltree::Node<'_, '_>) -> Result<(), Bra
             continue;
         }
         if attr.namespace().is_some() || !ATTRIBUTES.contains(&aname) {
-            return Err(BrandError::SvgNotAllowed(format!("the attribute `{aname}`")));
+            return Err(BrandError::SvgNotAllowed(format!(
+                "the attribute `{aname}`"
+            )));
         }
         if references_outside(value) {
-            return Err(BrandError::SvgNotAllowed(format!("an external reference in `{aname}`")));
+            return Err(BrandError::SvgNotAllowed(format!(
+                "an external reference in `{aname}`"
+            )));
         }
         let _ = write!(out, " {aname}=\"");
         escape(out, value);
@@ -331,7 +370,7 @@ fn write_node(out: &mut String, node: roxmltree::Node<'_, '_>) -> Result<(), Bra
     }
     out.push('>');
     for child in node.children() {
-        write_node(out, child)?;
+        write_node(out, child, depth + 1)?;
     }
     let _ = write!(out, "</{name}>");
     Ok(())
@@ -345,7 +384,7 @@ pub fn sanitise_svg(text: &str) -> Result<String, BrandError> {
         return Err(BrandError::BadSvg("the root element is not <svg>".into()));
     }
     let mut out = String::with_capacity(text.len());
-    write_node(&mut out, root)?;
+    write_node(&mut out, root, 0)?;
     Ok(out)
 }
 
@@ -359,7 +398,10 @@ mod tests {
         assert_eq!(parse_colour("#1f5fbf").unwrap(), Rgb(0x1f, 0x5f, 0xbf));
         assert_eq!(parse_colour("#fff").unwrap(), WHITE);
         for bad in ["red", "#12345", "#gggggg", "1f5fbf", "#1f5fbf;x", ""] {
-            assert!(matches!(parse_colour(bad), Err(BrandError::NotAColour(_))), "{bad}");
+            assert!(
+                matches!(parse_colour(bad), Err(BrandError::NotAColour(_))),
+                "{bad}"
+            );
         }
         // WCAG's own extremes and a known mid value.
         assert!((contrast(WHITE, Rgb(0, 0, 0)) - 21.0).abs() < 1e-9);
@@ -396,20 +438,106 @@ mod tests {
         assert!(clean.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(clean.contains("fill=\"url(#g)\"") && !clean.contains("<!--"));
         for (bad, code) in [
-            (r#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#, "svg_not_allowed"),
-            (r#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>"#, "svg_not_allowed"),
-            (r#"<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/x.png"/></svg>"#, "svg_not_allowed"),
-            (r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="http://www.w3.org/1999/xlink"><use x:href="https://evil.example/a.svg#b"/></svg>"#, "svg_not_allowed"),
-            (r#"<svg xmlns="http://www.w3.org/2000/svg"><rect fill="url(https://evil.example/p)"/></svg>"#, "svg_not_allowed"),
-            (r#"<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill:red"/></svg>"#, "svg_not_allowed"),
-            (r#"<svg xmlns="http://www.w3.org/2000/svg"><foreignObject/></svg>"#, "svg_not_allowed"),
-            (r#"<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg xmlns="http://www.w3.org/2000/svg">&a;</svg>"#, "logo_malformed"),
-            (r#"<svg xmlns="http://www.w3.org/2000/svg"><rect></svg>"#, "logo_malformed"),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/x.png"/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="http://www.w3.org/1999/xlink"><use x:href="https://evil.example/a.svg#b"/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><rect fill="url(https://evil.example/p)"/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill:red"/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><foreignObject/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg xmlns="http://www.w3.org/2000/svg">&a;</svg>"#,
+                "logo_malformed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><rect></svg>"#,
+                "logo_malformed",
+            ),
             (r#"<html><svg/></html>"#, "logo_malformed"),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><rect fill="\75 rl(https://evil.example/p)"/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><a href="https://evil.example"><rect/></a></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><set attributeName="href" to="javascript:alert(1)"/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><rect fill="javascript:alert(1)"/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><use href=" javascript:alert(1)"/></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><style>rect{fill:url(https://e.example)}</style></svg>"#,
+                "svg_not_allowed",
+            ),
+            (
+                r#"<svg xmlns="http://www.w3.org/2000/svg"><h:script xmlns:h="http://www.w3.org/1999/xhtml">alert(1)</h:script></svg>"#,
+                "svg_not_allowed",
+            ),
+            (r#"<svg><rect/></svg>"#, "logo_malformed"),
         ] {
             let err = check_logo(bad.as_bytes()).unwrap_err();
             assert_eq!(err.code(), code, "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_and_entities_are_re_escaped() {
+        let deep = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg">{}{}</svg>"#,
+            "<g>".repeat(40),
+            "</g>".repeat(40)
+        );
+        assert_eq!(
+            check_logo(deep.as_bytes()).unwrap_err().code(),
+            "svg_not_allowed"
+        );
+        let text = r#"<svg xmlns="http://www.w3.org/2000/svg"><text>&lt;script&gt; &amp; &#x3c;b&#x3e;</text></svg>"#;
+        let clean = sanitise_svg(text).unwrap();
+        assert!(
+            clean.contains("<text>&lt;script&gt; &amp; &lt;b&gt;</text>"),
+            "{clean}"
+        );
+    }
+
+    #[test]
+    fn the_default_colour_passes_against_both_backgrounds() {
+        let d = parse_colour("#1f5fbf").unwrap();
+        assert!(check_colours(d, d).is_ok());
+        // #767676 reaches 4.54:1 on white but not on the page background.
+        let grey = parse_colour("#767676").unwrap();
+        assert!(contrast(grey, WHITE) >= MIN_CONTRAST);
+        let err = check_colours(d, grey).unwrap_err();
+        assert!(err.to_string().contains("page background"), "{err}");
     }
 
     #[test]
@@ -426,6 +554,15 @@ mod tests {
         let truncated = &png_bytes[..png_bytes.len() - 20];
         assert_eq!(check_logo(truncated).unwrap_err().code(), "logo_malformed");
         assert_eq!(check_logo(b"GIF89a....").unwrap_err().code(), "logo_type");
+        let mut wide = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut wide, MAX_LOGO_PIXELS + 1, 1);
+            enc.set_color(png::ColorType::Grayscale);
+            let mut w = enc.write_header().unwrap();
+            w.write_image_data(&vec![0u8; MAX_LOGO_PIXELS as usize + 1])
+                .unwrap();
+        }
+        assert_eq!(check_logo(&wide).unwrap_err().code(), "logo_malformed");
         let big = vec![b' '; MAX_LOGO_BYTES + 1];
         assert_eq!(check_logo(&big).unwrap_err().code(), "logo_too_large");
     }

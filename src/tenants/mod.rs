@@ -1,6 +1,8 @@
 //! Tenants, their sectors, and platform API keys (pure: parsing, generation, verification).
 
 pub mod api_key;
+pub mod brand;
+pub mod branding;
 pub mod service;
 
 use std::{fmt, str::FromStr};

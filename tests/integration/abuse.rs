@@ -217,6 +217,178 @@ both_backends!(
     }
 );
 
+/// A retail tenant and a `typing` customer whose fixed-phrase keystroke template was enrolled
+/// over HTTP after the customer's consent.
+async fn typing_customer(app: &TestApp, cref: &str) -> String {
+    use crate::keystroke::{grant_keystroke_consent, phrase};
+    let key = app
+        .tenant_with_key(
+            "shop",
+            Sector::Retail,
+            &[Scope::Consent, Scope::Enrol, Scope::Sessions],
+        )
+        .await;
+    let r = app
+        .put_json(
+            &format!("/v1/customers/{cref}"),
+            &key,
+            json!({"methods": ["typing"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let (tenant, customer) = ("shop".parse().unwrap(), cref.parse().unwrap());
+    grant_keystroke_consent(app, &key, &tenant, &customer).await;
+    let reps: Vec<_> = (0..10).map(|s| phrase(s, 1.0)).collect();
+    let r = app
+        .put_json(
+            &format!("/v1/customers/{cref}/keystroke/fixed"),
+            &key,
+            json!({ "repetitions": reps }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    key
+}
+
+/// Send every request at once (after a barrier); returns (status, body) each.
+async fn at_once(requests: Vec<reqwest::RequestBuilder>) -> Vec<(u16, Value)> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|request| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let r = request.send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// `n` typing samples at once, half on each instance: new sessions carrying a sample, and
+/// samples posted to the running `sessions`. `sample(i)` is the i-th sample's key events.
+fn biometric_burst(
+    (a, b): (&TestApp, &TestApp),
+    key: &str,
+    cref: &str,
+    sessions: &[String],
+    sample: impl Fn(usize) -> Vec<trustline::biometrics::keystroke::KeyEvent>,
+) -> Vec<reqwest::RequestBuilder> {
+    let mut requests = Vec::new();
+    for (i, sid) in sessions.iter().enumerate() {
+        let app = if i % 2 == 0 { a } else { b };
+        let evidence = json!({"keystroke_fixed": {"events": sample(2 * i)}});
+        requests.push(
+            app.client
+                .post(app.url("/v1/sessions"))
+                .bearer_auth(key)
+                .json(&json!({"customer_ref": cref, "channel": "chat", "evidence": evidence})),
+        );
+        let evidence = json!({"keystroke_fixed": {"events": sample(2 * i + 1)}});
+        requests.push(
+            app.client
+                .post(app.url(&format!("/v1/sessions/{sid}/evidence")))
+                .bearer_auth(key)
+                .json(&evidence),
+        );
+    }
+    requests
+}
+
+fn scored(body: &Value) -> bool {
+    !body["decision"]["biometrics"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+}
+
+fn disabled(body: &Value) -> bool {
+    body["decision"]["reasons"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("biometrics_disabled_after_failures"))
+}
+
+async fn biometric_failures(app: &TestApp, tenant: &str, cref: &str) -> i64 {
+    let (tenant, c): (TenantId, CustomerRef) = (tenant.parse().unwrap(), cref.parse().unwrap());
+    store::sessions::lockout(&app.state.db, &tenant, &c)
+        .await
+        .unwrap()
+        .0
+}
+
+both_backends!(
+    concurrent_biometric_misses_are_held_to_the_policy_exactly,
+    |app: TestApp| async move {
+        use crate::keystroke::{other_typist, phrase};
+        // Shipped retail policy: biometrics are disabled after 5 consecutive failed
+        // comparisons (NIST SP 800-63B-4 §3.2.3).
+        let key = typing_customer(&app, "typist").await;
+        let second = app.second_instance().await;
+        let sessions = new_sessions(&app, &key, "typist", 20).await;
+        // 40 impostor samples at once on two instances sharing the database.
+        let impostor = |i: usize| other_typist(100 + i as u64);
+        let requests = biometric_burst((&app, &second), &key, "typist", &sessions, impostor);
+        let results = at_once(requests).await;
+        for (status, body) in &results {
+            assert!(*status == 200 || *status == 201, "{status} {body}");
+        }
+        let evaluated = results.iter().filter(|(_, b)| scored(b)).count();
+        let refused = results
+            .iter()
+            .filter(|(_, b)| !scored(b) && disabled(b))
+            .count();
+        assert_eq!((evaluated, refused), (5, 35), "{results:?}");
+        assert_eq!(biometric_failures(&app, "shop", "typist").await, 5);
+
+        // The customer's own typing inside a concurrent batch after the limit is not scored.
+        let sessions = new_sessions(&app, &key, "typist", 10).await;
+        let genuine = |i: usize| phrase(200 + i as u64, 1.0);
+        let requests = biometric_burst((&app, &second), &key, "typist", &sessions, genuine);
+        let results = at_once(requests).await;
+        assert!(
+            results.iter().all(|(_, b)| !scored(b) && disabled(b)),
+            "{results:?}"
+        );
+        assert_eq!(biometric_failures(&app, "shop", "typist").await, 5);
+
+        // A successful PIN re-enables biometrics; then the customer's typing is scored again.
+        let r = app
+            .put_json(
+                "/v1/customers/typist/factors/pin",
+                &key,
+                json!({"pin": PIN}),
+            )
+            .await;
+        assert_eq!(r.status(), 204);
+        let sid = &new_sessions(&app, &key, "typist", 1).await[0];
+        let r = app
+            .post_json(
+                &format!("/v1/sessions/{sid}/factors/pin"),
+                &key,
+                json!({"code": PIN}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(biometric_failures(&app, "shop", "typist").await, 0);
+        let r = app
+            .post_json(
+                &format!("/v1/sessions/{sid}/evidence"),
+                &key,
+                json!({"keystroke_fixed": {"events": phrase(300, 1.0)}}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        assert!(scored(&r.json::<Value>().await.unwrap()));
+    }
+);
+
 fn slow_client_limits(mut s: Settings) -> Settings {
     s.http_header_read_timeout = Duration::from_secs(1);
     s.http_max_connections = 32;

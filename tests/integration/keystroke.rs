@@ -27,12 +27,12 @@ const CLASSES: [KeyClass; 8] = [
 ];
 
 /// A typist with a steady rhythm: deterministic jitter from `seed`.
-fn phrase(seed: u64, tempo: f64) -> Vec<KeyEvent> {
+pub(crate) fn phrase(seed: u64, tempo: f64) -> Vec<KeyEvent> {
     typist(seed, tempo, [120.0, 160.0, 200.0], 90.0)
 }
 
 /// Another typist: a different gap per key position and longer holds.
-fn other_typist(seed: u64) -> Vec<KeyEvent> {
+pub(crate) fn other_typist(seed: u64) -> Vec<KeyEvent> {
     typist(seed, 1.0, [230.0, 110.0, 150.0], 140.0)
 }
 
@@ -379,7 +379,7 @@ both_backends!(
 
 /// The customer grants `keystroke_enrolment` from their own device (the only capture method
 /// the purpose accepts): a customer credential minted for them, posted to the consent API.
-async fn grant_keystroke_consent(
+pub(crate) async fn grant_keystroke_consent(
     app: &TestApp,
     key: &str,
     tenant: &TenantId,

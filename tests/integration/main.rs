@@ -9,6 +9,7 @@ mod common;
 
 mod abuse;
 mod api;
+mod brand;
 mod consent;
 mod crash;
 mod customer_links;

@@ -488,7 +488,8 @@ async fn footprint(app: &TestApp, tenant: &str) -> (i64, i64, i64) {
         .await,
         count(
             app,
-            "SELECT CAST(COALESCE(SUM(failures), 0) AS BIGINT) FROM lockout_biometric WHERE tenant_id = $1",
+            "SELECT CAST(COALESCE(SUM(failures), 0) AS BIGINT) FROM lockout_factor \
+             WHERE tenant_id = $1 AND factor = 'biometric'",
             tenant,
         )
         .await,

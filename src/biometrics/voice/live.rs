@@ -7,8 +7,10 @@
 //! One stream per session at a time (per instance: the registry below). The session's
 //! evidence holds one accumulated voice score for the stream, replaced as speech accumulates;
 //! it is committed when it first matches, when [`stream::NO_MATCH_AFTER_MS`] of net speech did
-//! not match, and when the stream ends; the customer's consecutive-failure counter counts the
-//! finished stream once.
+//! not match, and when the stream ends. The stream is one attempt against the customer's
+//! consecutive-failure counter, claimed when it opens, before any audio is scored (so parallel
+//! streams cannot all be scored on one counter value): a match resets the counter, a stream
+//! that ends without one stays counted, one that ends before any score gives its step back.
 
 use std::{
     collections::HashSet,
@@ -31,6 +33,7 @@ use crate::{
     policy::{AlertAction, Modality},
     sessions::{
         BiometricScore, Outcome, SessionError,
+        attempts::Reservation,
         engine::{self, REPLAY_SUSPECTED, SPOOF_SUSPECTED, sample_matches},
         service::{self as sessions, StreamSession},
     },
@@ -204,6 +207,8 @@ pub struct LiveStream {
     latest: Option<(BiometricScore, AccumulatedScore)>,
     matched_sent: bool,
     no_match_sent: bool,
+    /// The stream's attempt against the consecutive-failure counter, until it is settled.
+    attempt: Option<Reservation>,
     _claim: StreamClaim,
 }
 
@@ -240,6 +245,12 @@ impl LiveStream {
             .voice_streams
             .claim(tenant, session_id)
             .ok_or(StreamError::AlreadyStreaming)?;
+        let acc =
+            SpeechAccumulator::new(format.rate()).map_err(|e| StreamError::Voice(e.into()))?;
+        // Last, so that nothing refuses the stream after its attempt is counted.
+        let attempt = sessions::stream_claim(state, tenant, &session)
+            .await?
+            .ok_or(StreamError::BiometricsDisabled)?;
         let join =
             |f: fn(&(String, String)) -> &str| versions.iter().map(f).collect::<Vec<_>>().join("+");
         Ok(Self {
@@ -247,9 +258,7 @@ impl LiveStream {
             tenant: tenant.clone(),
             session_id: session_id.to_string(),
             framer: Framer::new(format),
-            acc: Some(
-                SpeechAccumulator::new(format.rate()).map_err(|e| StreamError::Voice(e.into()))?,
-            ),
+            acc: Some(acc),
             tpl: Arc::new(tpl),
             key,
             seen: Arc::new(seen),
@@ -264,6 +273,7 @@ impl LiveStream {
             latest: None,
             matched_sent: false,
             no_match_sent: false,
+            attempt: Some(attempt),
             _claim: claim,
         })
     }
@@ -355,6 +365,11 @@ impl LiveStream {
         // Commit when the stream first matches, and when it has heard enough without a match.
         let first_match = matched && !self.matched_sent;
         let gave_up = !matched && !self.no_match_sent && net >= stream::NO_MATCH_AFTER_MS;
+        if first_match {
+            // Reset the counter before the decision: this stream's own claim must not count
+            // against the match that settles it.
+            self.settle(&score).await?;
+        }
         let outcome = if first_match || gave_up {
             Some(self.commit().await?)
         } else {
@@ -450,14 +465,12 @@ impl LiveStream {
             e => StreamError::Session(e),
         })?;
         self.committed = Some(score.clone());
-        serde_json::from_value::<Outcome>(view.decision["outcome"].clone())
-            .map_err(|e| StreamError::Internal(e.to_string()))
+        Ok(view.decision.outcome)
     }
 
     async fn outcome_of_session(&self) -> Result<Outcome, StreamError> {
         let view = sessions::get(&self.state, &self.tenant, &self.session_id).await?;
-        serde_json::from_value::<Outcome>(view.decision["outcome"].clone())
-            .map_err(|e| StreamError::Internal(e.to_string()))
+        Ok(view.decision.outcome)
     }
 
     /// The platform ended the stream (or closed the socket): score what is left, commit the
@@ -497,7 +510,7 @@ impl LiveStream {
             .await?;
         }
         let outcome = self.commit().await?;
-        sessions::stream_attempt(&self.state, &self.tenant, &self.session, &score).await?;
+        self.settle(&score).await?;
         let matched = sample_matches(&self.session.policy, self.session.channel, &score);
         if !matched && !self.no_match_sent {
             self.no_match_sent = true;
@@ -505,6 +518,31 @@ impl LiveStream {
         }
         self.ended("completed");
         Ok(())
+    }
+
+    /// Settle the stream's attempt with a score (once; later scores change nothing).
+    async fn settle(&mut self, score: &BiometricScore) -> Result<(), StreamError> {
+        if let Some(attempt) = self.attempt.take() {
+            sessions::stream_attempt(&self.state, &self.tenant, &self.session, attempt, score)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The stream ended with an error: an attempt never scored gives its step back; one that
+    /// was scored without a match stays counted (ending a stream early does not undo it).
+    pub async fn abandon(&mut self) {
+        let Some(attempt) = self.attempt.take() else {
+            return;
+        };
+        if self.latest.is_some() {
+            attempt.failed();
+        } else if let Err(e) = attempt
+            .release(&self.state, &self.tenant, &self.session.customer)
+            .await
+        {
+            tracing::warn!(error = %e, "stream attempt not released");
+        }
     }
 
     /// Tell the session's listeners the stream ended (`completed` or a problem code).

@@ -1,77 +1,62 @@
-//! The tenant's brand as the customer pages load it (a stylesheet and a logo, same origin, so
-//! the pages' CSP stays `style-src 'self'; img-src 'self'`). The language switch is
-//! `http::i18n::switch` (`?lang=`, remembered by `i18n::remember_choice`).
+//! The tenant's brand as the customer pages load it: a stylesheet and a logo from this origin,
+//! so the pages' CSP stays `style-src 'self'; img-src 'self'` and no inline style exists.
+//! Both are public (the brand is what anyone holding a customer link sees); the URLs carry the
+//! brand's version, so they are cached for a while and a change is visible at once.
 
 use axum::{
-    extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
+    extract::State,
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
+use super::super::{extract::ApiPath, problem::Problem};
 use crate::{
     AppState,
     tenants::{TenantId, branding},
 };
 
-fn not_found() -> Response {
-    StatusCode::NOT_FOUND.into_response()
-}
+const CACHE: &str = "public, max-age=300";
 
-/// `:root` colours for the customer pages of one tenant (colours were validated when set, and
-/// are re-rendered from their parsed form, so nothing else can reach the stylesheet).
-pub async fn stylesheet(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
-    let Ok(tenant) = tenant.parse::<TenantId>() else {
-        return not_found();
-    };
-    let Ok(brand) = branding::current(&state, &tenant).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let colour = |c: &str| {
-        crate::tenants::brand::parse_colour(c)
-            .map(|c| c.hex())
-            .unwrap_or_else(|_| branding::DEFAULT_COLOUR.to_string())
-    };
-    let css = format!(
-        ":root {{ --brand-primary: {}; --accent: {}; }}\n",
-        colour(&brand.primary_color),
-        colour(&brand.accent_color)
-    );
-    (
+/// `:root` colours of one tenant, rendered from the parsed, validated colours only.
+pub async fn stylesheet(
+    State(state): State<AppState>,
+    ApiPath(tenant): ApiPath<TenantId>,
+) -> Result<Response, Problem> {
+    let brand = branding::current(&state, &tenant).await?;
+    Ok((
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::CACHE_CONTROL, CACHE),
         ],
-        css,
+        brand.stylesheet(),
     )
-        .into_response()
+        .into_response())
 }
 
-/// The logo, served with a CSP of its own: even opened directly, an SVG runs nothing.
-pub async fn logo(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
-    let Ok(tenant) = tenant.parse::<TenantId>() else {
-        return not_found();
+/// The logo with the content type it was checked as (`X-Content-Type-Options: nosniff` is set
+/// on every response), and a CSP of its own: even opened directly, an SVG runs nothing.
+pub async fn logo(
+    State(state): State<AppState>,
+    ApiPath(tenant): ApiPath<TenantId>,
+) -> Result<Response, Problem> {
+    let (content_type, bytes) = branding::logo(&state, &tenant)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    let content_type = match content_type.as_str() {
+        "image/png" => "image/png",
+        "image/svg+xml" => "image/svg+xml",
+        other => {
+            tracing::error!(content_type = other, "stored logo of an unknown type");
+            return Err(Problem::internal());
+        }
     };
-    match branding::logo(&state, &tenant).await {
-        Ok(Some((content_type, bytes))) => {
-            let mut response = bytes.into_response();
-            let h = response.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&content_type) {
-                h.insert(header::CONTENT_TYPE, v);
-            }
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
-            response
-        }
-        Ok(None) => not_found(),
-        Err(e) => {
-            tracing::error!(error = %e, "logo failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
+    Ok(response)
 }

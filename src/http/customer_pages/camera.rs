@@ -10,7 +10,8 @@ use axum::{
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{brand_name, customer_frame, link_page_error};
+use super::{customer_frame, link_page_error};
+use crate::tenants::branding;
 use crate::{
     AppState,
     consent::{
@@ -150,7 +151,7 @@ pub async fn show(
     let current = link_service::choice_state(&state, &me.tenant, &link.session_id)
         .await
         .map_err(|e| link_page_error(e, lang))?;
-    let brand = brand_name(&state, &me.tenant).await;
+    let brand = branding::for_page(&state, &me.tenant).await;
     Ok(customer_frame(
         lang,
         &brand,

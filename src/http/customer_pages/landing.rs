@@ -11,7 +11,8 @@ use axum::{
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{brand_name, customer_frame, link_page_error};
+use super::{customer_frame, link_page_error};
+use crate::tenants::branding;
 use crate::{
     AppState,
     consent::{
@@ -23,7 +24,13 @@ use crate::{
     tenants::CustomerRef,
 };
 
-fn page(lang: Lang, brand: &str, link: &StoredLink, token: &str, error: Option<i64>) -> Markup {
+fn page(
+    lang: Lang,
+    brand: &branding::Brand,
+    link: &StoredLink,
+    token: &str,
+    error: Option<i64>,
+) -> Markup {
     let purpose = LinkPurpose::parse(&link.purpose).unwrap_or(LinkPurpose::Privacy);
     let (title, explain) = match purpose {
         LinkPurpose::Camera => (lang.t("link_camera_title"), lang.t("link_camera_explain")),
@@ -67,7 +74,7 @@ pub async fn show(
         // A passkey link: the passkey confirms it, not the agent's code.
         return super::passkey::page(&state, lang, &token, link).await;
     }
-    let brand = brand_name(&state, &link.tenant_id).await;
+    let brand = branding::for_page(&state, &link.tenant_id).await;
     Ok(page(lang, &brand, &link, &token, None).into_response())
 }
 
@@ -89,7 +96,7 @@ pub async fn redeem(
             let link = link_service::open(&state, &token)
                 .await
                 .map_err(|e| link_page_error(e, lang))?;
-            let brand = brand_name(&state, &link.tenant_id).await;
+            let brand = branding::for_page(&state, &link.tenant_id).await;
             return Ok((
                 StatusCode::BAD_REQUEST,
                 page(lang, &brand, &link, &token, Some(attempts_left)),

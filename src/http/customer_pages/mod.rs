@@ -3,6 +3,7 @@
 //! of what the customer allowed. Built for 360 px screens, 44 px touch targets and keyboard use.
 
 mod agent;
+mod brand;
 mod camera;
 mod landing;
 mod passkey;
@@ -24,7 +25,7 @@ use crate::{
     AppState,
     consent::{link_service::LinkError, links::LinkRefusal, service::ServiceError},
     oidc::{Realm, StaffRole},
-    tenants::TenantId,
+    tenants::{TenantId, branding::Brand},
 };
 
 pub fn router() -> Router<AppState> {
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/agent/sessions/{session_id}", get(agent::show))
         .route("/agent/sessions/{session_id}/events", get(agent::events))
         .route("/static/agent.js", get(agent::script))
+        .route("/brand/{tenant}/style.css", get(brand::stylesheet))
+        .route("/brand/{tenant}/logo", get(brand::logo))
 }
 
 /// A signed-in contact-centre agent (staff realm, `agent` role).
@@ -99,21 +102,22 @@ fn link_page_error(e: LinkError, lang: Lang) -> PageError {
     PageError::new(status, message, lang).with_reason(reason)
 }
 
-/// The frame of every customer page: the tenant's name as the brand, the page in the
-/// customer's language with the switch to the others, no script.
-fn customer_frame(lang: Lang, brand: &str, title: &str, body: maud::Markup) -> maud::Markup {
+/// The frame of every customer page: the tenant's brand (name, logo, colours from its own
+/// stylesheet), the page in the customer's language with the switch to the others, no script.
+fn customer_frame(lang: Lang, brand: &Brand, title: &str, body: maud::Markup) -> maud::Markup {
     maud::html! {
         (maud::DOCTYPE)
         html lang=(lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (brand) }
+                title { (title) " · " (brand.display_name) }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="stylesheet" href=(brand.stylesheet_url());
             }
             body.customer {
                 header {
-                    span.brand data-testid="brand" { (brand) }
+                    (super::web::brand_mark(brand))
                     (super::i18n::switch(lang))
                 }
                 main {
@@ -122,13 +126,5 @@ fn customer_frame(lang: Lang, brand: &str, title: &str, body: maud::Markup) -> m
                 }
             }
         }
-    }
-}
-
-/// The tenant's display name for its customer pages.
-async fn brand_name(state: &AppState, tenant: &TenantId) -> String {
-    match crate::store::tenants::get(&state.db, tenant).await {
-        Ok(Some(t)) => t.name,
-        _ => tenant.to_string(),
     }
 }

@@ -12,7 +12,8 @@ use maud::html;
 use serde::Deserialize;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use super::{brand_name, customer_frame, link_page_error};
+use super::{customer_frame, link_page_error};
+use crate::tenants::branding;
 use crate::{
     AppState,
     http::{
@@ -36,7 +37,7 @@ pub async fn page(
     let request = stepup::request_of(state, &link)
         .await
         .map_err(|e| step_up_page_error(e, lang))?;
-    let brand = brand_name(state, &link.tenant_id).await;
+    let brand = branding::for_page(state, &link.tenant_id).await;
     let body = html! {
         section.landing #passkey-approval data-passkeys="approve" data-testid="passkey-approval"
             data-base={ "/l/" (token) "/passkey" }
