@@ -13,8 +13,11 @@
 # settings) on a fresh database of the same backend; the last lines print decisions/s divided
 # by the baseline's requests/s.
 #
-# Usage: scripts/load-sessions.sh [--backend sqlite|postgres|both] [--scored]
+# Usage: scripts/load-sessions.sh [--backend sqlite|postgres|both] [--scored] [--profile]
 #                                 [--connections N] [--seconds S] [--bin PATH]
+#   --profile samples the service during the measured run with `perf record` (Debian package
+#             `linux-perf`; cpu-clock, 999 Hz, whole system so wrk and the database count
+#             too) and prints where the time goes: per process/DSO and the top symbols.
 #   --scored  enrol the customer's free-text typing profile first (consent granted through the
 #             privacy centre, as the customer would), so every request runs the keystroke model;
 #             without it the customer has no profile and the sample is not scored
@@ -24,6 +27,7 @@ cd "$(dirname "$0")/.."
 
 BACKENDS=both
 SCORED=0
+PROFILE=0
 CONNS=32
 SECS=20
 BIN=${CARGO_TARGET_DIR:-target}/release/trustline
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --backend) BACKENDS=$2; shift 2 ;;
     --scored) SCORED=1; shift ;;
+    --profile) PROFILE=1; shift ;;
     --connections) CONNS=$2; shift 2 ;;
     --seconds) SECS=$2; shift 2 ;;
     --bin) BIN=$2; shift 2 ;;
@@ -171,8 +176,23 @@ run_one() {
   echo "wrk -t2 -c$CONNS -d${SECS}s --latency (body $(wc -c < "$dir/body.json") bytes)"
   local load_before load_after
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  local perf_pid=""
+  if [ "$PROFILE" = 1 ]; then
+    command -v perf >/dev/null || { echo "--profile needs perf: apt-get install linux-perf" >&2; exit 1; }
+    perf record -e cpu-clock -F 999 -a -o "$dir/perf.data" -- sleep "$SECS" 2>"$dir/perf.log" &
+    perf_pid=$!
+  fi
   wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$dir/post.lua" "$base/v1/sessions" | tee "$dir/wrk.out"
   load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    echo "== $backend profile: CPU samples per command (whole machine, during the measured run)"
+    perf report -i "$dir/perf.data" --stdio --no-children --sort comm 2>/dev/null \
+      | grep -E '^ +[0-9]' | head -12
+    echo "== $backend profile: top symbols of the trustline process (self time)"
+    perf report -i "$dir/perf.data" --stdio --no-children --comm trustline,tokio-runtime-w \
+      --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' | head -40
+  fi
   echo "status codes seen by the server (metrics):"
   curl -s "$base/metrics" | grep 'trustline_http_requests_total{' | grep '/v1/sessions"' || true
   echo "ledger group commit (batches, entries; seconds in commits):"

@@ -25,7 +25,7 @@ use crate::{
     AppState,
     crypto::signing::Signer,
     ledger::{LedgerError, LedgerEvent, LedgerReceipt},
-    store::{self, StoreError, consents::ConsentRow, now_ms},
+    store::{self, StoreError, batch::BatchWrite, consents::ConsentRow, now_ms},
     tenants::{CustomerRef, TenantId},
 };
 
@@ -293,7 +293,7 @@ pub async fn grant(
     // The row and its log entry commit in one transaction: in force exactly when logged.
     let ledger = state
         .ledger
-        .append_grant(
+        .append_with(
             tenant,
             LedgerEvent {
                 kind: "consent_granted".into(),
@@ -315,7 +315,10 @@ pub async fn grant(
                     "granted_at": now,
                 }),
             },
-            consent.clone(),
+            vec![BatchWrite::ConsentGrant {
+                tenant: tenant.clone(),
+                row: Box::new(consent.clone()),
+            }],
         )
         .await?;
     consent.ledger_index = ledger.index as i64;

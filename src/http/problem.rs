@@ -279,6 +279,7 @@ impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Duplicate => Problem::conflict("the resource already exists"),
+            StoreError::Stale => Problem::conflict("the resource changed concurrently; retry"),
             other => {
                 tracing::error!(error = %other, "storage error");
                 Problem::internal()

@@ -29,10 +29,7 @@ use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 use crate::{
     crypto::signing::Signer,
-    store::{
-        self, Db, StoreError, consents::ConsentRow, ledger::EntryRow, now_ms,
-        sessions::SessionWrite,
-    },
+    store::{self, Db, StoreError, batch::BatchWrite, ledger::EntryRow, now_ms},
     tenants::{CustomerRef, TenantId},
 };
 use entry::{EntryFields, TREE_HEAD_TYP, TreeHeadClaims};
@@ -129,10 +126,7 @@ struct AppendRequest {
     tenant: TenantId,
     event: LedgerEvent,
     /// Rows that commit in the same transaction as the entry: both are durable, or neither.
-    with: Vec<SessionWrite>,
-    /// A granted consent whose row commits with its `consent_granted` entry (and records the
-    /// entry's index): a grant is in force exactly when it is logged.
-    grant: Option<Box<ConsentRow>>,
+    with: Vec<BatchWrite>,
     reply: oneshot::Sender<Result<LedgerReceipt, LedgerError>>,
 }
 
@@ -205,41 +199,17 @@ impl Ledger {
         self.append_with(tenant, event, Vec::new()).await
     }
 
-    /// Append one event together with the rows it records (a new session and its counters):
-    /// they commit in the same batch transaction, so the outcome and its audit event cost one
-    /// durable commit, shared with every other append waiting, and exist together or not at
-    /// all. Returns only after that commit. If the rows are refused (a constraint), this append
-    /// fails alone: the batch is retried without it.
+    /// Append one event together with the rows it records (a new or re-decided session and
+    /// its counters, a granted consent): they commit in the same batch transaction, so the
+    /// outcome and its audit event cost one durable commit, shared with every other append
+    /// waiting, and exist together or not at all. Returns only after that commit. If the rows
+    /// are refused (a constraint, a stale session revision), this append fails alone with the
+    /// store's error: the batch is retried without it.
     pub async fn append_with(
         &self,
         tenant: &TenantId,
         event: LedgerEvent,
-        with: Vec<SessionWrite>,
-    ) -> Result<LedgerReceipt, LedgerError> {
-        self.submit(tenant, event, with, None).await
-    }
-
-    /// Append a `consent_granted` event together with the consent row it records, in one
-    /// transaction; the row's `ledger_index` is set to the entry's index. Returns only after
-    /// the commit, so an acknowledged grant is both in force and logged, and a crash leaves
-    /// neither.
-    pub async fn append_grant(
-        &self,
-        tenant: &TenantId,
-        event: LedgerEvent,
-        consent: ConsentRow,
-    ) -> Result<LedgerReceipt, LedgerError> {
-        self.submit(tenant, event, Vec::new(), Some(Box::new(consent)))
-            .await
-    }
-
-    /// Queue one request for the writer and wait for its commit.
-    async fn submit(
-        &self,
-        tenant: &TenantId,
-        event: LedgerEvent,
-        with: Vec<SessionWrite>,
-        grant: Option<Box<ConsentRow>>,
+        with: Vec<BatchWrite>,
     ) -> Result<LedgerReceipt, LedgerError> {
         let (reply, answer) = oneshot::channel();
         self.sender
@@ -247,7 +217,6 @@ impl Ledger {
                 tenant: tenant.clone(),
                 event,
                 with,
-                grant,
                 reply,
             })
             .await
@@ -532,15 +501,20 @@ async fn writer(db: Db, mut receiver: mpsc::Receiver<AppendRequest>, max_batch: 
                 }
             }
             // A statement was refused before COMMIT (nothing was written): most likely one
-            // request's rows, so commit each request alone and let only the culprit fail.
-            Err(BatchError::Refused(e)) if batch.len() > 1 => {
-                tracing::warn!(error = %e, appends = batch.len(), "ledger batch refused; retrying one by one");
-                for request in batch.drain(..) {
-                    let result = commit_batch(&db, std::slice::from_ref(&request))
-                        .await
-                        .map(|mut receipts| receipts.remove(0))
-                        .map_err(|e| LedgerError::Append(e.to_string()));
-                    let _ = request.reply.send(result);
+            // request's rows, so commit each request alone and let only the culprit fail, with
+            // its own (typed) reason: a stale session revision is retried by its caller.
+            Err(BatchError::Refused(e)) => {
+                if batch.len() > 1 {
+                    tracing::warn!(error = %e, appends = batch.len(), "ledger batch refused; retrying one by one");
+                    for request in batch.drain(..) {
+                        let result = commit_batch(&db, std::slice::from_ref(&request))
+                            .await
+                            .map(|mut receipts| receipts.remove(0))
+                            .map_err(BatchError::into_ledger);
+                        let _ = request.reply.send(result);
+                    }
+                } else if let Some(request) = batch.pop() {
+                    let _ = request.reply.send(Err(e));
                 }
             }
             // COMMIT itself failed (or a lone request was refused): its outcome may be unknown
@@ -569,8 +543,19 @@ enum BatchError {
     Commit(StoreError),
 }
 
-/// One transaction for the whole batch: the companion rows, then per tenant: lock the tip,
-/// chain the entries, insert them, move the tip. Receipts come back in request order.
+impl BatchError {
+    /// What a lone request's caller is told: a refusal keeps its reason; a failed COMMIT's
+    /// outcome may be unknown, so it is not passed off as a store refusal.
+    fn into_ledger(self) -> LedgerError {
+        match self {
+            BatchError::Refused(e) => e,
+            e @ BatchError::Commit(_) => LedgerError::Append(e.to_string()),
+        }
+    }
+}
+
+/// One transaction for the whole batch: per tenant, lock the tip, chain the entries, insert
+/// them, move the tip; then the companion rows. Receipts come back in request order.
 async fn commit_batch(db: &Db, batch: &[AppendRequest]) -> Result<Vec<LedgerReceipt>, BatchError> {
     let mut tx = db
         .pool
@@ -591,10 +576,6 @@ async fn stage_batch(
     tx: &mut sqlx::AnyConnection,
     batch: &[AppendRequest],
 ) -> Result<Vec<LedgerReceipt>, LedgerError> {
-    let companions: Vec<&SessionWrite> = batch.iter().flat_map(|r| &r.with).collect();
-    if !companions.is_empty() {
-        store::sessions::apply_writes(&mut *tx, &companions).await?;
-    }
     let mut by_tenant: Vec<(&str, Vec<usize>)> = Vec::new();
     for (i, request) in batch.iter().enumerate() {
         match by_tenant
@@ -678,13 +659,14 @@ async fn stage_batch(
         store::ledger::insert_entries(&mut *tx, tenant, &rows).await?;
         store::ledger::set_tip(&mut *tx, tenant, size + rows.len() as u64, &prev).await?;
     }
-    // Consent rows name their entry's index, known only now.
-    for (request, receipt) in batch.iter().zip(&receipts) {
-        if let Some(grant) = &request.grant {
-            let mut row = grant.as_ref().clone();
-            row.ledger_index = receipt.index as i64;
-            store::consents::insert(&mut *tx, &request.tenant, &row).await?;
-        }
+    // The companion rows, after the entries: a consent row names its entry's index.
+    let companions: Vec<(&BatchWrite, u64)> = batch
+        .iter()
+        .zip(&receipts)
+        .flat_map(|(r, receipt)| r.with.iter().map(move |w| (w, receipt.index)))
+        .collect();
+    if !companions.is_empty() {
+        store::batch::apply(&mut *tx, &companions).await?;
     }
     Ok(receipts)
 }

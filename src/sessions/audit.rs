@@ -4,7 +4,8 @@
 //! templates. Events go to the per-tenant tamper-evident ledger (`AppState.ledger`); the call
 //! returns only once the entry is durably committed (the ledger's group commit), so a decision
 //! is acknowledged to the platform only after its audit event is on disk. A new session's row
-//! rides in the same transaction as its decision event (`Ledger::append_with`).
+//! and a re-decided session's update ride in the same transaction as their decision event
+//! (`Ledger::append_with`).
 
 use serde_json::{Value, json};
 
@@ -13,7 +14,7 @@ use crate::{
     AppState,
     ledger::LedgerEvent,
     policy::FactorKind,
-    store::sessions::SessionWrite,
+    store::{batch::BatchWrite, sessions::SessionWrite},
     tenants::{CustomerRef, TenantId},
 };
 
@@ -24,7 +25,7 @@ async fn append(
     session_id: &str,
     kind: &'static str,
     body: Value,
-    with: Vec<SessionWrite>,
+    with: Vec<BatchWrite>,
 ) -> Result<(), SessionError> {
     let event = LedgerEvent {
         kind: kind.to_string(),
@@ -43,8 +44,8 @@ async fn append(
     Ok(())
 }
 
-/// Log a decision. `with`: the rows that record it (a new session), committed in the same
-/// transaction as the entry; empty when the caller already stored the change.
+/// Log a decision together with the rows that record it (a new session's row or a session's
+/// update, and the counters), committed in the same transaction as the entry.
 pub async fn decision(
     state: &AppState,
     tenant: &TenantId,
@@ -55,6 +56,7 @@ pub async fn decision(
 ) -> Result<(), SessionError> {
     // The decision as the caller received it, member for member.
     let body = serde_json::to_value(decision)?;
+    let with = with.into_iter().map(BatchWrite::from).collect();
     append(state, tenant, customer, session_id, "decision", body, with).await
 }
 

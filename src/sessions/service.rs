@@ -589,46 +589,53 @@ async fn update_with(
             reasons.clone(),
             now,
         );
-        let evidence_json = to_json(&evidence)?;
-        let decision_json = to_json(&decision)?;
         let verified_at = (decision.outcome == Outcome::Verified).then_some(now);
-        let updated = store::sessions::update(
-            &state.db,
-            tenant,
-            session_id,
-            s.revision,
-            &store::sessions::SessionUpdate {
-                outcome: decision.outcome.as_str(),
-                assurance: decision.assurance.as_str(),
-                evidence: &evidence_json,
-                decision: &decision_json,
+        let update =
+            store::sessions::SessionWrite::Update(Box::new(store::sessions::SessionUpdate {
+                tenant: tenant.clone(),
+                session_id: session_id.to_string(),
+                revision: s.revision,
+                outcome: decision.outcome.as_str().into(),
+                assurance: decision.assurance.as_str().into(),
+                evidence: to_json(&evidence)?,
+                decision: to_json(&decision)?,
                 now,
                 verified_at,
-            },
+            }));
+        // The update rides with its decision entry in one transaction (as a new session's row
+        // does): both are durable or neither. A revision that moved refuses both; re-read.
+        match audit::decision(
+            state,
+            tenant,
+            &customer,
+            session_id,
+            &decision,
+            vec![update],
         )
-        .await?;
-        if updated {
-            audit::decision(state, tenant, &customer, session_id, &decision, Vec::new()).await?;
-            // The row as just written: the read one with the new decision (no second read).
-            let v = SessionView {
-                session_id: s.session_id,
-                customer_ref: s.customer_ref,
-                channel,
-                created_at: s.created_at,
-                expires_at: s.expires_at,
-                handoff_from: s.handoff_from,
-                decision,
-                assertion: None,
-            };
-            return view(
-                state,
-                tenant,
-                &policy,
-                v,
-                s.verified_at.or(verified_at),
-                now,
-            );
+        .await
+        {
+            Err(SessionError::Ledger(LedgerError::Store(StoreError::Stale))) => continue,
+            other => other?,
         }
+        // The row as just written: the read one with the new decision (no second read).
+        let v = SessionView {
+            session_id: s.session_id,
+            customer_ref: s.customer_ref,
+            channel,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            handoff_from: s.handoff_from,
+            decision,
+            assertion: None,
+        };
+        return view(
+            state,
+            tenant,
+            &policy,
+            v,
+            s.verified_at.or(verified_at),
+            now,
+        );
     }
     Err(SessionError::Conflict)
 }

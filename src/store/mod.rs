@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod batch;
 pub mod bench;
 pub mod brands;
 pub mod consents;
@@ -43,6 +44,9 @@ pub enum StoreError {
     Migration(String),
     #[error("record already exists")]
     Duplicate,
+    /// An optimistic write found the row changed since it was read.
+    #[error("the record changed since it was read")]
+    Stale,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

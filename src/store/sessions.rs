@@ -100,40 +100,44 @@ pub async fn get(
     .transpose()
 }
 
-pub struct SessionUpdate<'a> {
-    pub outcome: &'a str,
-    pub assurance: &'a str,
-    pub evidence: &'a str,
-    pub decision: &'a str,
+/// A session's re-decision: written only if nobody changed the row since `revision` was read
+/// (optimistic concurrency); otherwise the write, and the entry it rides with, are refused
+/// with [`StoreError::Stale`] and the caller re-reads.
+#[derive(Debug, Clone)]
+pub struct SessionUpdate {
+    pub tenant: TenantId,
+    pub session_id: String,
+    pub revision: i64,
+    pub outcome: String,
+    pub assurance: String,
+    pub evidence: String,
+    pub decision: String,
     pub now: i64,
     pub verified_at: Option<i64>,
 }
 
-/// Optimistic update: succeeds only if nobody changed the session since `revision` was read.
-pub async fn update(
-    db: &Db,
-    tenant: &TenantId,
-    session_id: &str,
-    revision: i64,
-    u: &SessionUpdate<'_>,
-) -> Result<bool, StoreError> {
+async fn update(conn: &mut AnyConnection, u: &SessionUpdate) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE sessions SET outcome = $1, assurance = $2, evidence = $3, decision = $4, \
          updated_at = $5, verified_at = COALESCE(verified_at, $6), revision = revision + 1 \
          WHERE tenant_id = $7 AND session_id = $8 AND revision = $9",
     )
-    .bind(u.outcome)
-    .bind(u.assurance)
-    .bind(u.evidence)
-    .bind(u.decision)
+    .bind(u.outcome.as_str())
+    .bind(u.assurance.as_str())
+    .bind(u.evidence.as_str())
+    .bind(u.decision.as_str())
     .bind(u.now)
     .bind(u.verified_at)
-    .bind(tenant.as_str())
-    .bind(session_id)
-    .bind(revision)
-    .execute(&db.pool)
+    .bind(u.tenant.as_str())
+    .bind(u.session_id.as_str())
+    .bind(u.revision)
+    .execute(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Stale)
+    }
 }
 
 /// What a decision needs to know about a tenant and one of its customers, read in one round
@@ -270,13 +274,15 @@ pub async fn lockout(
     Ok((biometric, factors))
 }
 
-/// A write a new session needs: its row. It commits inside the ledger's batch transaction
-/// together with the decision's audit entry (see [`apply_writes`]), so a decision is one durable
-/// commit and is acknowledged only after it. (Lockout counters are not among them: an attempt
-/// is counted before its evidence is evaluated, `store::lockout`.)
+/// A write a decision needs: a new session's row or a re-decided session's update. It commits
+/// inside the ledger's batch transaction together with the decision's audit entry
+/// (`store::batch`), so a decision is one durable commit and is acknowledged only after it.
+/// (Lockout counters are not among them: an attempt is counted before its evidence is
+/// evaluated, `store::lockout`.)
 #[derive(Debug, Clone)]
 pub enum SessionWrite {
     Insert(Box<OwnedSession>),
+    Update(Box<SessionUpdate>),
 }
 
 /// `NewSession` with owned fields, to cross into the ledger's writer task.
@@ -306,15 +312,16 @@ const SESSION_ROWS_PER_INSERT: usize = 60;
 
 /// Apply a batch's session writes inside the caller's transaction: the new rows with
 /// multi-row INSERTs (one statement per 60 rows instead of one each: on PostgreSQL every
-/// statement is a round trip the single writer waits for).
+/// statement is a round trip the single writer waits for), then the updates in order.
 pub async fn apply_writes(
     conn: &mut AnyConnection,
     writes: &[&SessionWrite],
 ) -> Result<(), StoreError> {
     let inserts: Vec<&OwnedSession> = writes
         .iter()
-        .map(|w| match w {
-            SessionWrite::Insert(s) => s.as_ref(),
+        .filter_map(|w| match w {
+            SessionWrite::Insert(s) => Some(s.as_ref()),
+            SessionWrite::Update(_) => None,
         })
         .collect();
     for chunk in inserts.chunks(SESSION_ROWS_PER_INSERT) {
@@ -360,6 +367,11 @@ pub async fn apply_writes(
         q.execute(&mut *conn)
             .await
             .map_err(StoreError::from_insert)?;
+    }
+    for w in writes {
+        if let SessionWrite::Update(u) = w {
+            update(&mut *conn, u).await?;
+        }
     }
     Ok(())
 }

@@ -756,3 +756,103 @@ test('passkeys in Chromium (360 px): registered in the privacy centre, then a CI
   assert.equal(again.status(), 410);
   await phone.close();
 });
+
+// The tenant's brand, set by a tenant admin in the console and shown on the customer pages at
+// phone width: name, logo (from our own route) and colours (from our own stylesheet), under the
+// pages' strict CSP; axe-core on every page, the console's refusal page included.
+test('a tenant admin brands the customer pages: console, landing and camera page, privacy centre at 360 px', async () => {
+  const NAME = 'Acme Retail & Co';
+  const PRIMARY = '#0b5394'; // white text on it: 7.6:1
+  const ACCENT = '#7a1f5c'; // on white: 10.2:1
+  const rgb = (hex) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+  const logo = Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
+    + '<title>Acme</title><rect width="120" height="40" rx="6" fill="#0b5394"/>'
+    + '<circle cx="20" cy="20" r="12" fill="#ffffff"/><path d="M40 28 L52 12 L64 28 Z" fill="#f2c230"/></svg>');
+
+  const admin = await newContext();
+  const page = await signIn(admin, '/console/acme/login', 'admin');
+  await page.goto(`${base}/console/brand`);
+  assert.ok(await page.isVisible('[data-testid=brand-form]'));
+  await axeCheck(page, 'console-brand');
+  // An unreadable pair is refused on the form's own page (accessible too), and nothing changes.
+  await page.fill('#b-name', NAME);
+  await page.fill('#b-primary', '#ffe600');
+  await page.fill('#b-accent', ACCENT);
+  await page.click('[data-testid=brand-save]');
+  assert.equal(await page.getAttribute('[data-testid=brand-error]', 'data-reason'), 'contrast_too_low');
+  await axeCheck(page, 'console-brand-refused');
+  await page.screenshot({ path: path.join(shots, 'brand-console-refused.png'), fullPage: true });
+  const unchanged = await (await fetch(`${base}/brand/acme/style.css`)).text();
+  assert.match(unchanged, /--primary: #1f5fbf;/);
+  // A script-carrying SVG is refused too.
+  await page.fill('#b-primary', PRIMARY);
+  await page.setInputFiles('#b-logo', { name: 'evil.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>') });
+  await page.click('[data-testid=brand-save]');
+  assert.equal(await page.getAttribute('[data-testid=brand-error]', 'data-reason'), 'svg_not_allowed');
+  // The real brand.
+  await page.fill('#b-name', NAME);
+  await page.fill('#b-primary', PRIMARY);
+  await page.fill('#b-accent', ACCENT);
+  await page.setInputFiles('#b-logo', { name: 'acme.svg', mimeType: 'image/svg+xml', buffer: logo });
+  await page.click('[data-testid=brand-save]');
+  assert.ok(await page.isVisible('[data-testid=brand-saved]'));
+  assert.equal(await page.textContent('[data-testid=brand-preview] [data-testid=brand]'), NAME);
+  assert.ok(await page.$eval('[data-testid=brand-preview] img', (i) => i.complete && i.naturalWidth > 0), 'logo in the preview');
+  await axeCheck(page, 'console-brand-saved');
+  await page.screenshot({ path: path.join(shots, 'brand-console.png'), fullPage: true });
+  // The change is a staff action in the log, visible in the console's export.
+  const actions = await page.request.get(`${base}/console/export.jsonl?kind=staff_action`);
+  const changed = (await actions.text()).trim().split('\n').map((l) => JSON.parse(l).body)
+    .filter((b) => b.action === 'brand_changed');
+  assert.equal(changed.length, 1, JSON.stringify(changed));
+  assert.equal(changed[0].actor, 'admin');
+  assert.equal(changed[0].details.primary_color, PRIMARY);
+  await admin.close();
+
+  // What a customer's phone shows: name, a logo that loaded, the brand's colours in use.
+  const branded = async (p, name) => {
+    assert.equal((await p.textContent('header [data-testid=brand]')).trim(), NAME, name);
+    assert.ok(await p.$eval('header img.logo', (i) => i.complete && i.naturalWidth > 0), `${name}: logo loaded`);
+    const colours = await p.evaluate(() => ({
+      button: getComputedStyle(document.querySelector('main button, main .button')).backgroundColor,
+      name: getComputedStyle(document.querySelector('header [data-testid=brand]')).color,
+    }));
+    assert.deepEqual(colours, { button: rgb(PRIMARY), name: rgb(ACCENT) }, name);
+  };
+  const r = await api('POST', '/v1/sessions', { customer_ref: 'C-1001', channel: 'video' });
+  assert.equal(r.status, 201, JSON.stringify(r));
+  const sid = r.body.session_id;
+  const asked = await api('POST', `/v1/sessions/${sid}/camera-consent-requests`);
+  assert.equal(asked.status, 201, JSON.stringify(asked));
+  const link = await delivered(asked.body.link_id);
+  const code = await agentCode(sid, 'camera');
+  const phone = await phoneContext();
+  const cam = await phone.newPage();
+  const landing = await cam.goto(link.url);
+  assert.doesNotMatch(landing.headers()['content-security-policy'], /unsafe-inline/);
+  await branded(cam, 'brand-landing');
+  await phoneChecks(cam, 'brand-landing');
+  await axeCheck(cam, 'brand-landing');
+  await cam.screenshot({ path: path.join(shots, 'brand-landing.png'), fullPage: true });
+  await cam.fill('[data-testid=code]', code);
+  await cam.click('[data-testid=confirm]');
+  await cam.waitForURL(/\/camera\//);
+  await branded(cam, 'brand-camera-choice');
+  await phoneChecks(cam, 'brand-camera-choice');
+  await axeCheck(cam, 'brand-camera-choice');
+  await cam.screenshot({ path: path.join(shots, 'brand-camera.png'), fullPage: true });
+  await phone.close();
+
+  const phone2 = await phoneContext();
+  const privacy = await signIn(phone2, '/privacy/acme/login', 'carol');
+  assert.equal(new URL(privacy.url()).pathname, '/privacy');
+  await branded(privacy, 'brand-privacy-centre');
+  const { scroll, width } = await privacy.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  assert.ok(scroll <= width, `privacy centre: ${scroll}px wide at ${width}px`);
+  await axeCheck(privacy, 'brand-privacy-centre');
+  await privacy.screenshot({ path: path.join(shots, 'brand-privacy-centre.png'), fullPage: true });
+  await phone2.close();
+
+  for (const [name, res] of Object.entries(axeResults)) if (name.includes('brand')) console.log(`axe-core ${name}: ${JSON.stringify(res)}`);
+  writeFileSync(path.join(shots, 'axe-results.json'), `${JSON.stringify(axeResults, null, 2)}\n`);
+});

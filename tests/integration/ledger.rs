@@ -10,12 +10,16 @@ use crate::common::TestApp;
 use serde_json::json;
 use trustline::{
     ledger::{
-        Ledger, LedgerEvent,
+        Ledger, LedgerError, LedgerEvent,
         entry::{EntryFields, TreeHeadClaims},
         merkle::{self, Hash},
         verify::VerifyReport,
     },
-    store::sessions::{OwnedSession, SessionWrite},
+    store::{
+        StoreError,
+        batch::BatchWrite,
+        sessions::{OwnedSession, SessionWrite},
+    },
     tenants::{CustomerRef, TenantId},
 };
 
@@ -493,8 +497,8 @@ async fn the_audit_verify_command_names_the_first_bad_entry() {
     assert!(out.contains("FAIL cli: entry 8 is missing"), "{out}");
 }
 
-fn session_row(tenant: &TenantId, id: &str) -> SessionWrite {
-    SessionWrite::Insert(Box::new(OwnedSession {
+fn session_row(tenant: &TenantId, id: &str) -> BatchWrite {
+    BatchWrite::Session(SessionWrite::Insert(Box::new(OwnedSession {
         session_id: id.into(),
         tenant: tenant.clone(),
         customer: "cust-9".parse().unwrap(),
@@ -510,7 +514,7 @@ fn session_row(tenant: &TenantId, id: &str) -> SessionWrite {
         now: 1,
         expires_at: i64::MAX,
         verified_at: None,
-    }))
+    })))
 }
 
 async fn count(app: &TestApp, sql: &str, tenant: &str) -> i64 {
@@ -566,7 +570,14 @@ both_backends!(
         for (i, t) in tasks.into_iter().enumerate() {
             match t.await.unwrap() {
                 Ok(_) => ok += 1,
-                Err(e) => assert_eq!(i + 1, 7, "only the duplicate fails: {e}"),
+                Err(e) => {
+                    assert_eq!(i + 1, 7, "only the duplicate fails: {e}");
+                    // The caller learns why, typed (a stale session revision is retried on it).
+                    assert!(
+                        matches!(e, LedgerError::Store(StoreError::Duplicate)),
+                        "refusal kept its reason: {e:?}"
+                    );
+                }
             }
         }
         assert_eq!(ok, 39);

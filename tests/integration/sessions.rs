@@ -938,3 +938,92 @@ both_backends!(
         expect_problem(r, 409, "code_already_used").await;
     }
 );
+
+/// Refuse `decision` log entries with a database trigger (fault injection: the log cannot take
+/// the entry), or lift the refusal.
+async fn refuse_decision_entries(app: &TestApp, refuse: bool) {
+    let statements: &[&str] = match (app.state.db.backend, refuse) {
+        (store::Backend::Sqlite, true) => &["CREATE TRIGGER refuse_decisions BEFORE INSERT ON \
+             ledger_entries WHEN NEW.kind = 'decision' BEGIN SELECT RAISE(ABORT, 'injected'); END"],
+        (store::Backend::Sqlite, false) => &["DROP TRIGGER refuse_decisions"],
+        (store::Backend::Postgres, true) => &[
+            "CREATE FUNCTION refuse_decisions() RETURNS trigger AS $$ BEGIN \
+             RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_decisions BEFORE INSERT ON ledger_entries FOR EACH ROW \
+             WHEN (NEW.kind = 'decision') EXECUTE FUNCTION refuse_decisions()",
+        ],
+        (store::Backend::Postgres, false) => &[
+            "DROP TRIGGER refuse_decisions ON ledger_entries",
+            "DROP FUNCTION refuse_decisions()",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sql).execute(&app.state.db.pool).await.unwrap();
+    }
+}
+
+both_backends!(
+    a_redecision_and_its_log_entry_commit_together_or_not_at_all,
+    |app: TestApp| async move {
+        register_scorers(&app);
+        let shop = keys(&app, "shop", Sector::Retail).await;
+        customer(&app, &shop, "shop", "c7", &["typing"], Some("dora")).await;
+        let s = json_of(start(&app, &shop, "c7", "chat", Some("mallory")).await, 201).await;
+        assert_ne!(s["decision"]["outcome"], "verified");
+        let sid = s["session_id"].as_str().unwrap().to_string();
+        let revision = || async {
+            sqlx::query_scalar::<_, i64>("SELECT revision FROM sessions WHERE session_id = $1")
+                .bind(&sid)
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap()
+        };
+        let decisions = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM ledger_entries WHERE session_id = $1 AND kind = 'decision'",
+            )
+            .bind(&sid)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap()
+        };
+        assert_eq!((revision().await, decisions().await), (1, 1));
+
+        // The log refuses the re-decision's entry: the session row must not change either (it
+        // used to be updated first and logged after, so a failed append left an unlogged
+        // decision in force).
+        refuse_decision_entries(&app, true).await;
+        let r = app
+            .post_json(
+                &format!("/v1/sessions/{sid}/evidence"),
+                &shop,
+                json!({ "keystroke_free": typing("dora") }),
+            )
+            .await;
+        expect_problem(r, 500, "internal").await;
+        refuse_decision_entries(&app, false).await;
+        assert_eq!(
+            (revision().await, decisions().await),
+            (1, 1),
+            "nothing changed"
+        );
+        let after = json_of(app.get(&format!("/v1/sessions/{sid}"), &shop).await, 200).await;
+        assert_eq!(after["decision"], s["decision"]);
+
+        // With the log taking entries again, the same evidence verifies: row and entry together.
+        let ok = json_of(
+            app.post_json(
+                &format!("/v1/sessions/{sid}/evidence"),
+                &shop,
+                json!({ "keystroke_free": typing("dora") }),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(ok["decision"]["outcome"], "verified", "{ok}");
+        assert_eq!((revision().await, decisions().await), (2, 2));
+        let report = crate::common::audit_verify(&app.state.db, &app.state.settings, "shop").await;
+        assert!(report.ok(), "{report:?}");
+    }
+);
