@@ -5,4 +5,5 @@ pub mod audio;
 pub mod keystroke;
 pub mod models;
 pub mod scorer;
+pub mod templates;
 pub mod voice;

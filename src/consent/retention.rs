@@ -17,6 +17,7 @@ use serde_json::json;
 use super::{Purpose, service::ServiceError};
 use crate::{
     AppState,
+    biometrics::templates,
     ledger::LedgerEvent,
     store::{self, now_ms},
     tenants::{CustomerRef, TenantId},
@@ -83,32 +84,13 @@ async fn destroy(
     tenant: &TenantId,
     customer: &CustomerRef,
     modality: &str,
-    model: (&str, &str),
     reason: DestroyReason,
 ) -> Result<bool, ServiceError> {
-    if !store::templates::delete_template(&state.db, tenant, customer, modality).await? {
-        return Ok(false);
-    }
-    state
-        .ledger
-        .append(
-            tenant,
-            LedgerEvent {
-                kind: "template_deleted".into(),
-                customer: Some(customer.clone()),
-                session_id: None,
-                body: json!({
-                    "modality": modality,
-                    "model_id": model.0,
-                    "model_version": model.1,
-                    "reason": reason.as_str(),
-                    "by": "retention",
-                }),
-            },
-        )
-        .await?;
-    tracing::info!(tenant = %tenant, modality, reason = reason.as_str(), "template destroyed");
-    Ok(true)
+    let why = templates::Destruction {
+        by: "retention",
+        reason: reason.as_str(),
+    };
+    Ok(templates::destroy(state, tenant, customer, modality, why).await?)
 }
 
 /// After a withdrawal: destroy at once the templates the purpose covered, unless another
@@ -148,7 +130,6 @@ pub async fn destroy_if_purpose_ended(
                 tenant,
                 customer,
                 &t.modality,
-                (&t.model_id, &t.model_version),
                 DestroyReason::PurposeEnded,
             )
             .await?
@@ -267,15 +248,7 @@ pub async fn run(state: &AppState) -> Result<RetentionReport, ServiceError> {
                     other => ServiceError::LogMismatch(other.to_string()),
                 })?;
             if let Some(reason) = verdict(in_force, t.last_interaction, days, now)
-                && destroy(
-                    state,
-                    &tenant,
-                    &customer,
-                    &t.modality,
-                    (&t.model_id, &t.model_version),
-                    reason,
-                )
-                .await?
+                && destroy(state, &tenant, &customer, &t.modality, reason).await?
             {
                 report.templates_destroyed += 1;
                 match reason {

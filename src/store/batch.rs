@@ -6,7 +6,7 @@
 use sqlx::AnyConnection;
 
 use super::{StoreError, consents::ConsentRow, sessions::SessionWrite};
-use crate::tenants::TenantId;
+use crate::tenants::{CustomerRef, TenantId};
 
 /// One row write that commits with one log entry, or not at all.
 #[derive(Debug, Clone)]
@@ -17,6 +17,13 @@ pub enum BatchWrite {
     ConsentGrant {
         tenant: TenantId,
         row: Box<ConsentRow>,
+    },
+    /// A template destroyed with its `template_deleted` entry; refused with
+    /// [`StoreError::Stale`] when it is already gone (its destroyer logged that).
+    TemplateDelete {
+        tenant: TenantId,
+        customer: CustomerRef,
+        modality: String,
     },
 }
 
@@ -37,17 +44,31 @@ pub async fn apply(
         .iter()
         .filter_map(|(w, _)| match w {
             BatchWrite::Session(s) => Some(s),
-            BatchWrite::ConsentGrant { .. } => None,
+            BatchWrite::ConsentGrant { .. } | BatchWrite::TemplateDelete { .. } => None,
         })
         .collect();
     if !sessions.is_empty() {
         super::sessions::apply_writes(&mut *conn, &sessions).await?;
     }
     for (write, entry_index) in writes {
-        if let BatchWrite::ConsentGrant { tenant, row } = write {
-            let mut row = row.as_ref().clone();
-            row.ledger_index = *entry_index as i64;
-            super::consents::insert(&mut *conn, tenant, &row).await?;
+        match write {
+            BatchWrite::Session(_) => {}
+            BatchWrite::ConsentGrant { tenant, row } => {
+                let mut row = row.as_ref().clone();
+                row.ledger_index = *entry_index as i64;
+                super::consents::insert(&mut *conn, tenant, &row).await?;
+            }
+            BatchWrite::TemplateDelete {
+                tenant,
+                customer,
+                modality,
+            } => {
+                if !super::templates::delete_template_in(&mut *conn, tenant, customer, modality)
+                    .await?
+                {
+                    return Err(StoreError::Stale);
+                }
+            }
         }
     }
     Ok(())

@@ -132,9 +132,10 @@ pub async fn touch_template(
     Ok(())
 }
 
-/// Delete one modality's template; returns whether one existed.
-pub async fn delete_template(
-    db: &Db,
+/// Delete one modality's template inside the caller's transaction (`biometrics::templates`
+/// destroys it with its log entry); returns whether one existed.
+pub async fn delete_template_in(
+    conn: &mut sqlx::AnyConnection,
     tenant: &TenantId,
     customer: &CustomerRef,
     modality: &str,
@@ -143,7 +144,7 @@ pub async fn delete_template(
         .bind(tenant.as_str())
         .bind(customer.as_str())
         .bind(modality)
-        .execute(&db.pool)
+        .execute(conn)
         .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -450,13 +450,52 @@ both_backends!(
             .await;
         expect_problem(resp, 409, "not_enrolled").await;
 
-        // Delete.
+        // Delete: another tenant cannot; the owner's DELETE removes it and logs it (it used
+        // to leave no trace in the log).
+        let deletions = "SELECT COUNT(*) FROM ledger_entries WHERE tenant_id = $1 \
+                         AND kind = 'template_deleted'";
+        let other_enrol = app
+            .tenant_with_key("globex", Sector::Retail, &[Scope::Enrol])
+            .await;
+        expect_problem(
+            app.delete("/v1/customers/cust-1/voiceprint", &other_enrol)
+                .await,
+            404,
+            "not_found",
+        )
+        .await;
+        assert_eq!(count(&app, deletions, tenant.as_str()).await, 0);
         let resp = app.delete("/v1/customers/cust-1/voiceprint", &key).await;
         assert_eq!(resp.status(), 204);
         let stored = store::templates::template(&app.state.db, &tenant, &customer, "voice")
             .await
             .unwrap();
         assert!(stored.is_none());
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM ledger_entries WHERE tenant_id = $1 AND kind = 'template_deleted' \
+             ORDER BY idx",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+        let voice: Vec<Value> = bodies
+            .iter()
+            .map(|b| serde_json::from_str::<Value>(b).unwrap())
+            .filter(|b| b["modality"] == "voice")
+            .collect();
+        assert_eq!(voice.len(), 1, "{bodies:?}");
+        assert_eq!(voice[0]["by"], "platform");
+        assert_eq!(voice[0]["reason"], "platform_request");
+        // Deleting again: nothing there, nothing logged.
+        let logged = count(&app, deletions, tenant.as_str()).await;
+        expect_problem(
+            app.delete("/v1/customers/cust-1/voiceprint", &key).await,
+            404,
+            "not_found",
+        )
+        .await;
+        assert_eq!(count(&app, deletions, tenant.as_str()).await, logged);
     }
 );
 

@@ -52,6 +52,8 @@ pub enum VoiceError {
     Consent(#[from] crate::consent::ConsentError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
 }
 
 impl From<crate::crypto::customer_key::CustomerKeyError> for VoiceError {

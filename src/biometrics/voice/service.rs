@@ -18,6 +18,7 @@ use crate::{
     biometrics::{
         audio::{self, AudioEncoding},
         models::ModelRegistry,
+        templates,
     },
     consent::{self, Purpose},
     crypto::customer_key,
@@ -392,15 +393,17 @@ pub fn evidence(
     }
 }
 
-/// Delete the voiceprint and its replay fingerprints.
+/// Delete the voiceprint and its replay fingerprints (the platform's DELETE), each logged.
 pub async fn delete(
     state: &AppState,
     tenant: &TenantId,
     customer: &CustomerRef,
 ) -> Result<bool, VoiceError> {
-    let had =
-        store::templates::delete_template(&state.db, tenant, customer, super::MODALITY).await?;
-    store::templates::delete_template(&state.db, tenant, customer, super::FINGERPRINT_MODALITY)
-        .await?;
+    let why = templates::Destruction {
+        by: "platform",
+        reason: "platform_request",
+    };
+    let had = templates::destroy(state, tenant, customer, super::MODALITY, why).await?;
+    templates::destroy(state, tenant, customer, super::FINGERPRINT_MODALITY, why).await?;
     Ok(had)
 }
