@@ -580,53 +580,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "trustline listening"
     );
     println!("listening on http://{}", listener.local_addr()?);
-    // Signed tree heads (and checkpoints) every minute for logs that grew, and once now, so
-    // entries a stopped instance left unsigned are covered at once; retention every hour.
-    if let Err(e) = state.ledger.sign_grown_heads().await {
-        tracing::warn!(error = %e, "tree heads at start-up not signed");
-    }
-    state
-        .ledger
-        .spawn_tree_head_task(crate::ledger::TREE_HEAD_INTERVAL);
-    let retention_state = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match crate::consent::retention::run(&retention_state).await {
-                Ok(report) => tracing::info!(
-                    consents_expired = report.consents_expired,
-                    templates_destroyed = report.templates_destroyed,
-                    "retention pass"
-                ),
-                Err(e) => tracing::warn!(error = %e, "retention pass failed"),
-            }
-        }
-    });
-    // Pick up signing-key rotations made by `trustline keys rotate` or another instance.
-    let reload_state = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if let Err(e) = reload_state
-                .signer
-                .reload(&reload_state.db, &reload_state.master_key)
-                .await
-            {
-                tracing::warn!(error = %e, "signing key reload failed");
-            }
-        }
-    });
-    // Deliver one-time codes to tenants' webhooks (outbox; retries with backoff).
-    crate::factors::outbox::spawn_worker(
-        state.db.clone(),
-        crate::factors::outbox::OutboxConfig {
-            allow_private: state.settings.webhook_allow_private.clone(),
-            ..Default::default()
-        },
-    );
+    // Tree heads, retention, key reloads, webhook delivery (stopped when `_loops` drops).
+    let _loops = crate::background::start(&state, crate::background::Intervals::default()).await;
     let limits = crate::http::limits::ConnectionLimits::from_settings(&state.settings);
     crate::http::limits::serve(listener, crate::app(state), limits, shutdown_signal()).await?;
     tracing::info!("shut down cleanly");

@@ -4,6 +4,7 @@
 //! so tests drive the real router in-process; `main.rs` only parses the command line.
 
 pub mod audit;
+pub mod background;
 pub mod biometrics;
 pub mod cli;
 pub mod config;

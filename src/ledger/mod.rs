@@ -396,24 +396,6 @@ impl Ledger {
         Ok(store::ledger::forget_customer(&self.db, tenant.as_str(), customer.as_str()).await?)
     }
 
-    /// Sign a head for every tenant whose log grew since its last head, every `every`.
-    pub fn spawn_tree_head_task(self: &Arc<Self>, every: Duration) {
-        let ledger = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(ledger) = ledger.upgrade() else {
-                    return;
-                };
-                if let Err(e) = ledger.sign_grown_heads().await {
-                    tracing::warn!(error = %e, "periodic tree head signing failed");
-                }
-            }
-        });
-    }
-
     /// Sign (and publish) a head for every tenant whose log grew since its last head or its
     /// last checkpoint on file.
     pub async fn sign_grown_heads(&self) -> Result<u64, LedgerError> {

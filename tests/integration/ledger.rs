@@ -602,3 +602,57 @@ both_backends!(
         assert!(report.ok(), "{report:?}");
     }
 );
+
+both_backends!(
+    the_background_loops_serve_starts_sign_grown_logs_and_stop_when_dropped,
+    |app: TestApp| async move {
+        use std::time::Duration;
+        use trustline::background::{self, Intervals};
+        app.tenant_with_key("t-loops", trustline::tenants::Sector::Retail, &[])
+            .await;
+        let tenant: TenantId = "t-loops".parse().unwrap();
+        let heads = || async {
+            trustline::store::ledger::tree_heads(&app.state.db, "t-loops")
+                .await
+                .unwrap()
+        };
+        app.state
+            .ledger
+            .append(&tenant, event(0, Some("cust-1")))
+            .await
+            .unwrap();
+        let every = Intervals {
+            tree_heads: Duration::from_millis(100),
+            retention: Duration::from_millis(100),
+            key_reload: Duration::from_millis(100),
+            outbox_poll: Duration::from_millis(50),
+        };
+        let loops = background::start(&app.state, every).await;
+        // Start-up signs the head the log was left without.
+        assert_eq!(heads().await.last().map(|h| h.tree_size), Some(1));
+        // The periodic loop signs the log once it grew.
+        app.state
+            .ledger
+            .append(&tenant, event(1, Some("cust-1")))
+            .await
+            .unwrap();
+        let mut signed = false;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if heads().await.last().map(|h| h.tree_size) == Some(2) {
+                signed = true;
+                break;
+            }
+        }
+        assert!(signed, "the periodic loop signed the grown log");
+        // Dropped: the loops stop, a grown log stays unsigned.
+        drop(loops);
+        app.state
+            .ledger
+            .append(&tenant, event(2, Some("cust-1")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(heads().await.last().map(|h| h.tree_size), Some(2));
+    }
+);
