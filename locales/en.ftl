@@ -6,7 +6,6 @@ console = Compliance console
 privacy = Privacy centre
 logout = Sign out
 signed_out = You are signed out.
-sign_in = Sign in
 not_signed_in = You are not signed in, or your session has expired.
 forbidden = You may not open this page.
 csrf = This form has expired or did not come from this site. Reload the page and try again.
@@ -39,10 +38,8 @@ voiceprint = By my voice
 typing = By my typing rhythm
 code_only = Only with a one-time code, never biometrics
 save = Save
-saved = Saved.
 download = Download all my data (JSON)
 consents = Your consents
-consents_none = You have not given any consent.
 purpose = Purpose
 status = Status
 granted = Granted
@@ -83,7 +80,6 @@ version = Version
 task = Task
 source = Source
 reference = Verified against
-not_available = Not available yet in this build.
 link_camera_title = Video in your conversation
 link_camera_explain = The agent you are talking to asks whether, and how, video may be used in this conversation. You decide on the next page.
 link_privacy_title = Your privacy centre
@@ -92,7 +88,6 @@ link_code_explain = To make sure it is you, type the code the agent reads out to
 code_label = Code from the agent
 continue = Continue
 wrong_code = That code is not right.
-attempts_left = Attempts left
 link_expired = This link has expired. Ask the agent for a new one.
 link_used = This link was already used. Ask the agent for a new one.
 link_locked = This link is locked after too many wrong codes. Ask the agent for a new one.
@@ -109,7 +104,6 @@ mode_two_way = Video both ways
 opt_blur = Blur my background
 opt_recording = Recording
 opt_recording_allow = Allow the video to be recorded
-opt_retention = Keep the recording for
 days = days
 yes = yes
 no = no
@@ -150,3 +144,60 @@ month_9 = September
 month_10 = October
 month_11 = November
 month_12 = December
+
+## Passkeys (privacy centre and the step-up approval page)
+
+passkeys = Passkeys
+passkeys_explain = A passkey lets you approve a sign-in on your own phone with its screen lock (fingerprint, face or PIN). The key stays on your device; we keep only its public half.
+passkeys_none = You have no passkey yet.
+passkey_name = Name (optional)
+passkey_add = Add a passkey
+passkey_check = Check my passkey
+passkey_remove = Remove
+passkey_registered = Your passkey was added.
+passkey_verified = Your passkey works.
+passkey_failed = That did not work. Nothing was changed.
+passkey_unsupported = This browser does not support passkeys.
+passkey_needs_script = Passkeys need JavaScript in this browser.
+passkey_approve_title = Approve with your passkey
+passkey_approve_explain = You are talking to us right now, and we ask you to confirm it is you. Check that the code below is the one you hear, then approve with your passkey (your screen lock).
+passkey_binding_code = Code
+passkey_approve = Approve with passkey
+passkey_approved = Approved. You can return to the conversation.
+
+## Consent purposes, as the privacy centre names them
+
+purpose_camera = Camera during this conversation
+purpose_recording = Recording this conversation
+purpose_recording_reuse = Reusing recordings after the conversation
+purpose_voiceprint_enrolment = Recognising you by your voice
+purpose_keystroke_enrolment = Recognising you by how you type
+
+## Links as the agent page lists them
+
+link_purpose_camera = Camera consent
+link_purpose_passkey = Passkey approval
+link_status_pending = Sent
+link_status_opened = Opened
+link_status_redeemed = Used
+link_status_locked = Locked
+link_status_expired = Expired
+
+## Consents that ended
+
+consent_expired = Expired
+consent_ended = Ended
+
+## Messages with variables
+
+attempts_left =
+    { $count ->
+        [one] { $count } attempt left.
+       *[other] { $count } attempts left.
+    }
+consents_past =
+    { $count ->
+        [one] { $count } earlier consent
+       *[other] { $count } earlier consents
+    }
+date_time = { $day } { $month } { $year }, { $time } UTC

@@ -6,7 +6,6 @@ console = Compliance-console
 privacy = Privacycentrum
 logout = Afmelden
 signed_out = U bent afgemeld.
-sign_in = Aanmelden
 not_signed_in = U bent niet aangemeld, of uw sessie is verlopen.
 forbidden = U mag deze pagina niet openen.
 csrf = Dit formulier is verlopen of kwam niet van deze site. Laad de pagina opnieuw en probeer het nog eens.
@@ -39,10 +38,8 @@ voiceprint = Aan mijn stem
 typing = Aan mijn typritme
 code_only = Alleen met een eenmalige code, nooit biometrie
 save = Opslaan
-saved = Opgeslagen.
 download = Al mijn gegevens downloaden (JSON)
 consents = Uw toestemmingen
-consents_none = U heeft geen toestemming gegeven.
 purpose = Doel
 status = Status
 granted = Gegeven
@@ -83,7 +80,6 @@ version = Versie
 task = Taak
 source = Bron
 reference = Geverifieerd tegen
-not_available = Nog niet beschikbaar in deze versie.
 link_camera_title = Video in uw gesprek
 link_camera_explain = De medewerker met wie u spreekt vraagt of en hoe video in dit gesprek gebruikt mag worden. U beslist op de volgende pagina.
 link_privacy_title = Uw privacycentrum
@@ -92,7 +88,6 @@ link_code_explain = Typ de code die de medewerker u voorleest, zodat we weten da
 code_label = Code van de medewerker
 continue = Doorgaan
 wrong_code = Die code klopt niet.
-attempts_left = Pogingen over
 link_expired = Deze link is verlopen. Vraag de medewerker om een nieuwe.
 link_used = Deze link is al gebruikt. Vraag de medewerker om een nieuwe.
 link_locked = Deze link is geblokkeerd na te veel verkeerde codes. Vraag de medewerker om een nieuwe.
@@ -109,7 +104,6 @@ mode_two_way = Video in beide richtingen
 opt_blur = Mijn achtergrond vervagen
 opt_recording = Opname
 opt_recording_allow = Opname van de video toestaan
-opt_retention = Opname bewaren gedurende
 days = dagen
 yes = ja
 no = nee
@@ -136,7 +130,7 @@ brand_nav = Huisstijl
 brand_change = Huisstijl wijzigen
 brand_sample_button = Doorgaan
 brand_changed = Laatst gewijzigd
-brand_admin_only = Alleen een tenantbeheerder kan de huisstijl wijzigen.
+brand_admin_only = Alleen een beheerder van de organisatie kan de huisstijl wijzigen.
 tenant_admin_only = Alleen een beheerder van de organisatie mag dit wijzigen.
 month_1 = januari
 month_2 = februari
@@ -150,3 +144,60 @@ month_9 = september
 month_10 = oktober
 month_11 = november
 month_12 = december
+
+## Passkeys (privacy centre and the step-up approval page)
+
+passkeys = Passkeys
+passkeys_explain = Met een passkey keurt u een aanmelding goed op uw eigen telefoon, met de schermvergrendeling (vingerafdruk, gezicht of pincode). De sleutel blijft op uw apparaat; wij bewaren alleen het publieke deel.
+passkeys_none = U heeft nog geen passkey.
+passkey_name = Naam (optioneel)
+passkey_add = Passkey toevoegen
+passkey_check = Mijn passkey controleren
+passkey_remove = Verwijderen
+passkey_registered = Uw passkey is toegevoegd.
+passkey_verified = Uw passkey werkt.
+passkey_failed = Dat is niet gelukt. Er is niets veranderd.
+passkey_unsupported = Deze browser ondersteunt geen passkeys.
+passkey_needs_script = Passkeys hebben JavaScript nodig in deze browser.
+passkey_approve_title = Goedkeuren met uw passkey
+passkey_approve_explain = U spreekt nu met ons en wij vragen u te bevestigen dat u het bent. Controleer of de code hieronder de code is die u hoort, en keur dan goed met uw passkey (uw schermvergrendeling).
+passkey_binding_code = Code
+passkey_approve = Goedkeuren met passkey
+passkey_approved = Goedgekeurd. U kunt terug naar het gesprek.
+
+## Consent purposes, as the privacy centre names them
+
+purpose_camera = Camera tijdens dit gesprek
+purpose_recording = Opname van dit gesprek
+purpose_recording_reuse = Opnames na het gesprek hergebruiken
+purpose_voiceprint_enrolment = U herkennen aan uw stem
+purpose_keystroke_enrolment = U herkennen aan hoe u typt
+
+## Links as the agent page lists them
+
+link_purpose_camera = Toestemming voor de camera
+link_purpose_passkey = Goedkeuring met passkey
+link_status_pending = Verstuurd
+link_status_opened = Geopend
+link_status_redeemed = Gebruikt
+link_status_locked = Geblokkeerd
+link_status_expired = Verlopen
+
+## Consents that ended
+
+consent_expired = Verlopen
+consent_ended = Beëindigd
+
+## Messages with variables
+
+attempts_left =
+    { $count ->
+        [one] Nog { $count } poging.
+       *[other] Nog { $count } pogingen.
+    }
+consents_past =
+    { $count ->
+        [one] { $count } eerdere toestemming
+       *[other] { $count } eerdere toestemmingen
+    }
+date_time = { $day } { $month } { $year } om { $time } UTC

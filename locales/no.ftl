@@ -6,7 +6,6 @@ console = Etterlevelseskonsoll
 privacy = Personvernsenter
 logout = Logg ut
 signed_out = Du er logget ut.
-sign_in = Logg inn
 not_signed_in = Du er ikke logget inn, eller økten din er utløpt.
 forbidden = Du har ikke tilgang til denne siden.
 csrf = Skjemaet er utløpt eller kom ikke fra dette nettstedet. Last inn siden på nytt og prøv igjen.
@@ -39,10 +38,8 @@ voiceprint = På stemmen min
 typing = På skriverytmen min
 code_only = Bare med en engangskode, aldri biometri
 save = Lagre
-saved = Lagret.
 download = Last ned alle dataene mine (JSON)
 consents = Dine samtykker
-consents_none = Du har ikke gitt noe samtykke.
 purpose = Formål
 status = Status
 granted = Gitt
@@ -83,7 +80,6 @@ version = Versjon
 task = Oppgave
 source = Kilde
 reference = Verifisert mot
-not_available = Ikke tilgjengelig i denne versjonen ennå.
 link_camera_title = Video i samtalen din
 link_camera_explain = Saksbehandleren du snakker med, spør om og hvordan video kan brukes i denne samtalen. Du bestemmer på neste side.
 link_privacy_title = Personvernsenteret ditt
@@ -92,7 +88,6 @@ link_code_explain = Skriv inn koden saksbehandleren leser opp for deg, slik at v
 code_label = Kode fra saksbehandleren
 continue = Fortsett
 wrong_code = Koden stemmer ikke.
-attempts_left = Forsøk igjen
 link_expired = Lenken er utløpt. Be saksbehandleren om en ny.
 link_used = Lenken er allerede brukt. Be saksbehandleren om en ny.
 link_locked = Lenken er sperret etter for mange feil koder. Be saksbehandleren om en ny.
@@ -109,7 +104,6 @@ mode_two_way = Video begge veier
 opt_blur = Gjør bakgrunnen min uskarp
 opt_recording = Opptak
 opt_recording_allow = Tillat at videoen tas opp
-opt_retention = Ta vare på opptaket i
 days = dager
 yes = ja
 no = nei
@@ -136,7 +130,7 @@ brand_nav = Merkevare
 brand_change = Endre merkevaren
 brand_sample_button = Fortsett
 brand_changed = Sist endret
-brand_admin_only = Bare en leietakeradministrator kan endre merkevaren.
+brand_admin_only = Bare en administrator for organisasjonen kan endre merkevaren.
 tenant_admin_only = Bare en administrator for organisasjonen kan endre dette.
 month_1 = januar
 month_2 = februar
@@ -150,3 +144,56 @@ month_9 = september
 month_10 = oktober
 month_11 = november
 month_12 = desember
+
+## Passkeys (privacy centre and the step-up approval page)
+
+passkeys = Tilgangsnøkler (passkeys)
+passkeys_explain = Med en tilgangsnøkkel godkjenner du en innlogging på din egen telefon med skjermlåsen (fingeravtrykk, ansikt eller PIN-kode). Nøkkelen blir på enheten din; vi lagrer bare den offentlige delen.
+passkeys_none = Du har ingen tilgangsnøkkel ennå.
+passkey_name = Navn (valgfritt)
+passkey_add = Legg til en tilgangsnøkkel
+passkey_check = Test tilgangsnøkkelen min
+passkey_remove = Fjern
+passkey_registered = Tilgangsnøkkelen din er lagt til.
+passkey_verified = Tilgangsnøkkelen din virker.
+passkey_failed = Det fungerte ikke. Ingenting ble endret.
+passkey_unsupported = Denne nettleseren støtter ikke tilgangsnøkler.
+passkey_needs_script = Tilgangsnøkler krever JavaScript i denne nettleseren.
+passkey_approve_title = Godkjenn med tilgangsnøkkelen din
+passkey_approve_explain = Du snakker med oss akkurat nå, og vi ber deg bekrefte at det er deg. Sjekk at koden nedenfor er den du hører, og godkjenn deretter med tilgangsnøkkelen din (skjermlåsen).
+passkey_binding_code = Kode
+passkey_approve = Godkjenn med tilgangsnøkkel
+passkey_approved = Godkjent. Du kan gå tilbake til samtalen.
+
+## Consent purposes, as the privacy centre names them
+
+purpose_camera = Kamera under denne samtalen
+purpose_recording = Opptak av denne samtalen
+purpose_recording_reuse = Gjenbruk av opptak etter samtalen
+purpose_voiceprint_enrolment = Å kjenne deg igjen på stemmen
+purpose_keystroke_enrolment = Å kjenne deg igjen på hvordan du skriver
+
+## Links as the agent page lists them
+
+link_purpose_camera = Samtykke til kameraet
+link_purpose_passkey = Godkjenning med tilgangsnøkkel
+link_status_pending = Sendt
+link_status_opened = Åpnet
+link_status_redeemed = Brukt
+link_status_locked = Sperret
+link_status_expired = Utløpt
+
+## Consents that ended
+
+consent_expired = Utløpt
+consent_ended = Avsluttet
+
+## Messages with variables
+
+attempts_left = { $count } forsøk igjen.
+consents_past =
+    { $count ->
+        [one] { $count } tidligere samtykke
+       *[other] { $count } tidligere samtykker
+    }
+date_time = { $day }. { $month } { $year } kl. { $time } UTC

@@ -6,7 +6,6 @@ console = Konsola zgodności
 privacy = Centrum prywatności
 logout = Wyloguj się
 signed_out = Wylogowano Cię.
-sign_in = Zaloguj się
 not_signed_in = Nie jesteś zalogowany albo Twoja sesja wygasła.
 forbidden = Nie możesz otworzyć tej strony.
 csrf = Ten formularz wygasł lub nie pochodzi z tej witryny. Odśwież stronę i spróbuj ponownie.
@@ -39,10 +38,8 @@ voiceprint = Po moim głosie
 typing = Po moim rytmie pisania
 code_only = Tylko kodem jednorazowym, nigdy biometrią
 save = Zapisz
-saved = Zapisano.
 download = Pobierz wszystkie moje dane (JSON)
 consents = Twoje zgody
-consents_none = Nie wyraziłeś żadnej zgody.
 purpose = Cel
 status = Stan
 granted = Udzielona
@@ -83,7 +80,6 @@ version = Wersja
 task = Zadanie
 source = Źródło
 reference = Zweryfikowano względem
-not_available = Jeszcze niedostępne w tej wersji.
 link_camera_title = Wideo w Twojej rozmowie
 link_camera_explain = Konsultant, z którym rozmawiasz, pyta, czy i jak można użyć wideo w tej rozmowie. Decydujesz na następnej stronie.
 link_privacy_title = Twoje centrum prywatności
@@ -92,7 +88,6 @@ link_code_explain = Wpisz kod, który odczyta Ci konsultant, abyśmy mieli pewno
 code_label = Kod od konsultanta
 continue = Dalej
 wrong_code = Ten kod jest nieprawidłowy.
-attempts_left = Pozostałe próby
 link_expired = Ten link wygasł. Poproś konsultanta o nowy.
 link_used = Ten link został już użyty. Poproś konsultanta o nowy.
 link_locked = Ten link został zablokowany po zbyt wielu błędnych kodach. Poproś konsultanta o nowy.
@@ -109,7 +104,6 @@ mode_two_way = Wideo w obie strony
 opt_blur = Rozmyj moje tło
 opt_recording = Nagrywanie
 opt_recording_allow = Zezwól na nagrywanie wideo
-opt_retention = Przechowuj nagranie przez
 days = dni
 yes = tak
 no = nie
@@ -136,7 +130,7 @@ brand_nav = Marka
 brand_change = Zmień markę
 brand_sample_button = Dalej
 brand_changed = Ostatnia zmiana
-brand_admin_only = Tylko administrator dzierżawcy może zmienić markę.
+brand_admin_only = Tylko administrator organizacji może zmienić markę.
 tenant_admin_only = Tylko administrator organizacji może to zmienić.
 month_1 = stycznia
 month_2 = lutego
@@ -150,3 +144,62 @@ month_9 = września
 month_10 = października
 month_11 = listopada
 month_12 = grudnia
+
+## Passkeys (privacy centre and the step-up approval page)
+
+passkeys = Klucze dostępu (passkeys)
+passkeys_explain = Klucz dostępu pozwala zatwierdzić logowanie na własnym telefonie za pomocą blokady ekranu (odcisku palca, twarzy lub kodu PIN). Klucz pozostaje na Twoim urządzeniu; przechowujemy tylko jego publiczną część.
+passkeys_none = Nie masz jeszcze klucza dostępu.
+passkey_name = Nazwa (opcjonalnie)
+passkey_add = Dodaj klucz dostępu
+passkey_check = Sprawdź mój klucz dostępu
+passkey_remove = Usuń
+passkey_registered = Klucz dostępu został dodany.
+passkey_verified = Twój klucz dostępu działa.
+passkey_failed = Nie udało się. Niczego nie zmieniono.
+passkey_unsupported = Ta przeglądarka nie obsługuje kluczy dostępu.
+passkey_needs_script = Klucze dostępu wymagają w tej przeglądarce JavaScriptu.
+passkey_approve_title = Zatwierdź swoim kluczem dostępu
+passkey_approve_explain = Rozmawiasz z nami w tej chwili i prosimy Cię o potwierdzenie, że to Ty. Sprawdź, czy poniższy kod jest tym, który słyszysz, a następnie zatwierdź kluczem dostępu (blokadą ekranu).
+passkey_binding_code = Kod
+passkey_approve = Zatwierdź kluczem dostępu
+passkey_approved = Zatwierdzono. Możesz wrócić do rozmowy.
+
+## Consent purposes, as the privacy centre names them
+
+purpose_camera = Kamera podczas tej rozmowy
+purpose_recording = Nagrywanie tej rozmowy
+purpose_recording_reuse = Ponowne wykorzystanie nagrań po rozmowie
+purpose_voiceprint_enrolment = Rozpoznawanie Cię po głosie
+purpose_keystroke_enrolment = Rozpoznawanie Cię po sposobie pisania
+
+## Links as the agent page lists them
+
+link_purpose_camera = Zgoda na kamerę
+link_purpose_passkey = Zatwierdzenie kluczem dostępu
+link_status_pending = Wysłany
+link_status_opened = Otwarty
+link_status_redeemed = Użyty
+link_status_locked = Zablokowany
+link_status_expired = Wygasł
+
+## Consents that ended
+
+consent_expired = Wygasła
+consent_ended = Zakończona
+
+## Messages with variables
+
+attempts_left =
+    { $count ->
+        [one] Została { $count } próba.
+        [few] Zostały { $count } próby.
+       *[many] Zostało { $count } prób.
+    }
+consents_past =
+    { $count ->
+        [one] { $count } wcześniejsza zgoda
+        [few] { $count } wcześniejsze zgody
+       *[many] { $count } wcześniejszych zgód
+    }
+date_time = { $day } { $month } { $year } r., { $time } UTC

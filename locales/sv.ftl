@@ -6,7 +6,6 @@ console = Efterlevnadskonsol
 privacy = Integritetscenter
 logout = Logga ut
 signed_out = Du är utloggad.
-sign_in = Logga in
 not_signed_in = Du är inte inloggad, eller så har din session gått ut.
 forbidden = Du får inte öppna den här sidan.
 csrf = Formuläret har gått ut eller kom inte från den här webbplatsen. Ladda om sidan och försök igen.
@@ -39,10 +38,8 @@ voiceprint = På min röst
 typing = På min skrivrytm
 code_only = Bara med en engångskod, aldrig biometri
 save = Spara
-saved = Sparat.
 download = Ladda ner alla mina uppgifter (JSON)
 consents = Dina samtycken
-consents_none = Du har inte gett något samtycke.
 purpose = Ändamål
 status = Status
 granted = Givet
@@ -83,7 +80,6 @@ version = Version
 task = Uppgift
 source = Källa
 reference = Verifierad mot
-not_available = Inte tillgängligt i den här versionen ännu.
 link_camera_title = Video i ditt samtal
 link_camera_explain = Handläggaren du talar med frågar om och hur video får användas i det här samtalet. Du bestämmer på nästa sida.
 link_privacy_title = Ditt integritetscenter
@@ -92,7 +88,6 @@ link_code_explain = Skriv koden som handläggaren läser upp för dig, så att v
 code_label = Kod från handläggaren
 continue = Fortsätt
 wrong_code = Koden stämmer inte.
-attempts_left = Försök kvar
 link_expired = Länken har gått ut. Be handläggaren om en ny.
 link_used = Länken har redan använts. Be handläggaren om en ny.
 link_locked = Länken är spärrad efter för många felaktiga koder. Be handläggaren om en ny.
@@ -109,7 +104,6 @@ mode_two_way = Video åt båda hållen
 opt_blur = Gör min bakgrund suddig
 opt_recording = Inspelning
 opt_recording_allow = Tillåt att videon spelas in
-opt_retention = Spara inspelningen i
 days = dagar
 yes = ja
 no = nej
@@ -136,7 +130,7 @@ brand_nav = Varumärke
 brand_change = Ändra varumärket
 brand_sample_button = Fortsätt
 brand_changed = Senast ändrat
-brand_admin_only = Endast en klientadministratör kan ändra varumärket.
+brand_admin_only = Endast en administratör för organisationen kan ändra varumärket.
 tenant_admin_only = Endast en administratör för organisationen får ändra detta.
 month_1 = januari
 month_2 = februari
@@ -150,3 +144,56 @@ month_9 = september
 month_10 = oktober
 month_11 = november
 month_12 = december
+
+## Passkeys (privacy centre and the step-up approval page)
+
+passkeys = Nycklar (passkeys)
+passkeys_explain = Med en nyckel godkänner du en inloggning på din egen telefon med skärmlåset (fingeravtryck, ansikte eller pinkod). Nyckeln stannar på din enhet; vi sparar bara dess offentliga del.
+passkeys_none = Du har ingen nyckel ännu.
+passkey_name = Namn (valfritt)
+passkey_add = Lägg till en nyckel
+passkey_check = Testa min nyckel
+passkey_remove = Ta bort
+passkey_registered = Din nyckel har lagts till.
+passkey_verified = Din nyckel fungerar.
+passkey_failed = Det fungerade inte. Inget ändrades.
+passkey_unsupported = Den här webbläsaren har inte stöd för nycklar.
+passkey_needs_script = Nycklar kräver JavaScript i den här webbläsaren.
+passkey_approve_title = Godkänn med din nyckel
+passkey_approve_explain = Du pratar med oss just nu, och vi ber dig bekräfta att det är du. Kontrollera att koden nedan är den du hör, och godkänn sedan med din nyckel (ditt skärmlås).
+passkey_binding_code = Kod
+passkey_approve = Godkänn med nyckel
+passkey_approved = Godkänt. Du kan gå tillbaka till samtalet.
+
+## Consent purposes, as the privacy centre names them
+
+purpose_camera = Kamera under det här samtalet
+purpose_recording = Inspelning av det här samtalet
+purpose_recording_reuse = Återanvändning av inspelningar efter samtalet
+purpose_voiceprint_enrolment = Att känna igen dig på rösten
+purpose_keystroke_enrolment = Att känna igen dig på hur du skriver
+
+## Links as the agent page lists them
+
+link_purpose_camera = Samtycke till kameran
+link_purpose_passkey = Godkännande med nyckel
+link_status_pending = Skickad
+link_status_opened = Öppnad
+link_status_redeemed = Använd
+link_status_locked = Spärrad
+link_status_expired = Utgången
+
+## Consents that ended
+
+consent_expired = Upphört
+consent_ended = Avslutat
+
+## Messages with variables
+
+attempts_left = { $count } försök kvar.
+consents_past =
+    { $count ->
+        [one] { $count } tidigare samtycke
+       *[other] { $count } tidigare samtycken
+    }
+date_time = { $day } { $month } { $year } kl. { $time } UTC

@@ -1,21 +1,155 @@
-//! The people-facing pages' languages: English and Dutch, chosen from `Accept-Language`.
+//! The people-facing pages' languages: English, Dutch, Swedish, Polish and Norwegian (Bokmål).
 //!
-//! Strings live in one table so a missing translation is visible in one place (and a unit
-//! test fails when a key lacks one).
+//! Messages live in Project Fluent catalogues, `locales/<lang>.ftl`, one per language, compiled
+//! into the binary. Messages without variables are formatted once into a static table, so a page
+//! asks `lang.t(…)` with the key and gets a `&'static str`; messages with variables (plurals, the date
+//! pattern) are formatted on demand by [`Lang::t_args`]. Tests fail when a catalogue does not
+//! parse, when a message is missing in any language, or when the code names a key no catalogue
+//! has; a debug build panics on such a key, so no page test passes while showing a raw key.
+//!
+//! The language is chosen from `?lang=` (the visible switch on every page, [`switch`]), then the
+//! `tl_lang` cookie that choice sets ([`remember_choice`]), then `Accept-Language`, then English.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use std::{collections::HashMap, sync::OnceLock};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use axum::{
+    extract::{FromRequestParts, Request},
+    http::{HeaderMap, header, request::Parts},
+    middleware::Next,
+    response::Response,
+};
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue, concurrent::FluentBundle};
+use maud::{Markup, html};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
     En,
     Nl,
+    Sv,
+    Pl,
+    No,
+}
+
+/// The language-choice cookie set by the switch.
+pub const LANG_COOKIE: &str = "tl_lang";
+
+/// The query parameter the switch's links carry.
+pub const LANG_PARAM: &str = "lang";
+
+const SOURCES: [(Lang, &str); 5] = [
+    (Lang::En, include_str!("../../locales/en.ftl")),
+    (Lang::Nl, include_str!("../../locales/nl.ftl")),
+    (Lang::Sv, include_str!("../../locales/sv.ftl")),
+    (Lang::Pl, include_str!("../../locales/pl.ftl")),
+    (Lang::No, include_str!("../../locales/no.ftl")),
+];
+
+struct Catalogues {
+    bundles: HashMap<Lang, FluentBundle<FluentResource>>,
+    /// Messages without variables, formatted once.
+    plain: HashMap<(Lang, String), &'static str>,
+}
+
+/// The message ids of one catalogue, in file order (terms and comments left out).
+fn message_ids(resource: &FluentResource) -> Vec<String> {
+    resource
+        .entries()
+        .filter_map(|e| match e {
+            fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Parse every catalogue once. A message that fails to parse or format is left out (the tests
+/// make sure none does); lookups then fall back to English.
+fn catalogues() -> &'static Catalogues {
+    static CATALOGUES: OnceLock<Catalogues> = OnceLock::new();
+    CATALOGUES.get_or_init(|| {
+        let mut bundles = HashMap::new();
+        let mut plain = HashMap::new();
+        for (lang, source) in SOURCES {
+            let resource = FluentResource::try_new(source.to_string()).unwrap_or_else(|(r, e)| {
+                tracing::error!(
+                    lang = lang.code(),
+                    errors = e.len(),
+                    "catalogue has syntax errors"
+                );
+                r
+            });
+            let ids = message_ids(&resource);
+            let Ok(locale) = lang.code().parse() else {
+                continue;
+            };
+            let mut bundle = FluentBundle::new_concurrent(vec![locale]);
+            // The pages are each in one language: no bidi isolation marks around variables.
+            bundle.set_use_isolating(false);
+            if bundle.add_resource(resource).is_err() {
+                tracing::error!(lang = lang.code(), "catalogue has duplicate messages");
+            }
+            for id in ids {
+                let Some(pattern) = bundle.get_message(&id).and_then(|m| m.value()) else {
+                    continue;
+                };
+                let mut errors = Vec::new();
+                let text = bundle
+                    .format_pattern(pattern, None, &mut errors)
+                    .to_string();
+                // A message with variables reports them missing here: it is formatted per call.
+                if errors.is_empty() {
+                    plain.insert((lang, id), &*Box::leak(text.into_boxed_str()));
+                }
+            }
+            bundles.insert(lang, bundle);
+        }
+        Catalogues { bundles, plain }
+    })
+}
+
+/// A key no catalogue has is a bug the tests must catch; in a release build the page shows
+/// nothing rather than the raw key.
+fn missing(key: &str) -> &'static str {
+    tracing::error!(key, "message missing from every catalogue");
+    if cfg!(debug_assertions) {
+        panic!("message `{key}` is missing from every catalogue");
+    }
+    ""
 }
 
 impl Lang {
+    pub const ALL: [Lang; 5] = [Lang::En, Lang::Nl, Lang::Sv, Lang::Pl, Lang::No];
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::En => "en",
             Lang::Nl => "nl",
+            Lang::Sv => "sv",
+            Lang::Pl => "pl",
+            Lang::No => "no",
+        }
+    }
+
+    /// The language's name in itself, for the switch.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Nl => "Nederlands",
+            Lang::Sv => "Svenska",
+            Lang::Pl => "Polski",
+            Lang::No => "Norsk",
+        }
+    }
+
+    /// A language tag's primary subtag; Norwegian Bokmål and Nynorsk (`nb`, `nn`) read `no`.
+    pub fn parse(tag: &str) -> Option<Self> {
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
+        match primary.to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "nl" => Some(Lang::Nl),
+            "sv" => Some(Lang::Sv),
+            "pl" => Some(Lang::Pl),
+            "no" | "nb" | "nn" => Some(Lang::No),
+            _ => None,
         }
     }
 
@@ -25,16 +159,13 @@ impl Lang {
         let mut best = (Lang::En, 0.0_f32);
         for item in header.split(',') {
             let mut parts = item.trim().split(';');
-            let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let tag = parts.next().unwrap_or_default().trim();
             let q = parts
                 .find_map(|p| p.trim().strip_prefix("q=").map(str::to_string))
                 .and_then(|q| q.parse::<f32>().ok())
                 .unwrap_or(1.0);
-            let primary = tag.split('-').next().unwrap_or_default();
-            let lang = match primary {
-                "nl" => Lang::Nl,
-                "en" => Lang::En,
-                _ => continue,
+            let Some(lang) = Lang::parse(tag) else {
+                continue;
             };
             // Strictly greater: among equal weights the first listed wins.
             if q > best.1 {
@@ -44,474 +175,136 @@ impl Lang {
         best.0
     }
 
+    /// The message `key` in this language (English if this language lacked it, which a test
+    /// forbids; never the raw key).
     pub fn t(self, key: &'static str) -> &'static str {
-        for (k, en, nl) in STRINGS {
-            if *k == key {
-                return match self {
-                    Lang::En => en,
-                    Lang::Nl => nl,
-                };
-            }
-        }
-        key
+        let plain = &catalogues().plain;
+        plain
+            .get(&(self, key.to_string()))
+            .or_else(|| plain.get(&(Lang::En, key.to_string())))
+            .copied()
+            .unwrap_or_else(|| missing(key))
     }
+
+    /// A message with variables (a plural, the date pattern), formatted in this language.
+    pub fn t_args(self, key: &'static str, args: &[(&'static str, FluentValue<'_>)]) -> String {
+        let bundles = &catalogues().bundles;
+        let mut fluent_args = FluentArgs::new();
+        for (name, value) in args {
+            fluent_args.set(*name, value.clone());
+        }
+        for lang in [self, Lang::En] {
+            let Some(bundle) = bundles.get(&lang) else {
+                continue;
+            };
+            let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
+                continue;
+            };
+            let mut errors = Vec::new();
+            let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
+            if errors.is_empty() {
+                return text.into_owned();
+            }
+            tracing::error!(key, lang = lang.code(), ?errors, "message did not format");
+        }
+        missing(key).to_string()
+    }
+
+    /// A moment in this language's way of writing dates, in UTC (the pages do not know the
+    /// customer's time zone, so they say which one they use). The pattern and the month
+    /// names (in Polish, the genitive a date needs) are the catalogues' `date_time` and
+    /// `month_1`…`month_12`.
+    pub fn date_time(self, ms: i64) -> String {
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        else {
+            return ms.to_string();
+        };
+        const MONTHS: [&str; 12] = [
+            "month_1", "month_2", "month_3", "month_4", "month_5", "month_6", "month_7", "month_8",
+            "month_9", "month_10", "month_11", "month_12",
+        ];
+        let month = self.t(MONTHS[usize::from(u8::from(t.month())) - 1]);
+        // Strings, not numbers: Fluent would format numbers for the locale (no "2 026").
+        self.t_args(
+            "date_time",
+            &[
+                ("day", FluentValue::from(t.day().to_string())),
+                ("month", FluentValue::from(month)),
+                ("year", FluentValue::from(t.year().to_string())),
+                (
+                    "time",
+                    FluentValue::from(format!("{:02}:{:02}", t.hour(), t.minute())),
+                ),
+            ],
+        )
+    }
+
+    /// The language of a request: the switch's `?lang=`, else its cookie, else the browser's
+    /// `Accept-Language`, else English.
+    pub fn of_request(uri: &axum::http::Uri, headers: &HeaderMap) -> Self {
+        query_choice(uri)
+            .or_else(|| super::web::cookie(headers, LANG_COOKIE).and_then(Lang::parse))
+            .unwrap_or_else(|| {
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(Lang::from_accept_language)
+                    .unwrap_or(Lang::En)
+            })
+    }
+}
+
+fn query_choice(uri: &axum::http::Uri) -> Option<Lang> {
+    uri.query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == LANG_PARAM)
+        .and_then(|(_, v)| Lang::parse(v))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Lang {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .map(Lang::from_accept_language)
-            .unwrap_or(Lang::En))
+        Ok(Lang::of_request(&parts.uri, &parts.headers))
     }
 }
 
-/// (key, English, Dutch)
-const STRINGS: &[(&str, &str, &str)] = &[
-    ("app", "trustline", "trustline"),
-    ("console", "Compliance console", "Compliance-console"),
-    ("privacy", "Privacy centre", "Privacycentrum"),
-    ("logout", "Sign out", "Afmelden"),
-    ("signed_out", "You are signed out.", "U bent afgemeld."),
-    ("sign_in", "Sign in", "Aanmelden"),
-    (
-        "not_signed_in",
-        "You are not signed in, or your session has expired.",
-        "U bent niet aangemeld, of uw sessie is verlopen.",
-    ),
-    (
-        "forbidden",
-        "You may not open this page.",
-        "U mag deze pagina niet openen.",
-    ),
-    (
-        "csrf",
-        "This form has expired or did not come from this site. Reload the page and try again.",
-        "Dit formulier is verlopen of kwam niet van deze site. Laad de pagina opnieuw en probeer het nog eens.",
-    ),
-    (
-        "login_failed",
-        "Sign-in failed. Start again from the sign-in page.",
-        "Aanmelden is mislukt. Begin opnieuw vanaf de aanmeldpagina.",
-    ),
-    ("not_found", "Not found.", "Niet gevonden."),
-    (
-        "error",
-        "Something went wrong on our side. Try again later.",
-        "Er ging bij ons iets mis. Probeer het later opnieuw.",
-    ),
-    (
-        "bad_request",
-        "The request is not valid.",
-        "Het verzoek is niet geldig.",
-    ),
-    (
-        "link_invalid",
-        "This link is invalid, expired or already used. Ask for a new one.",
-        "Deze link is ongeldig, verlopen of al gebruikt. Vraag een nieuwe aan.",
-    ),
-    ("signed_in_as", "Signed in as", "Aangemeld als"),
-    ("roles", "Roles", "Rollen"),
-    ("customer", "Customer", "Klant"),
-    ("tenant", "Tenant", "Organisatie"),
-    // Privacy centre
-    ("templates", "Biometric profiles", "Biometrische profielen"),
-    (
-        "templates_none",
-        "No biometric profile is stored for you.",
-        "Er is geen biometrisch profiel van u opgeslagen.",
-    ),
-    ("modality", "Profile", "Profiel"),
-    ("voice", "Voiceprint", "Stemafdruk"),
-    (
-        "keystroke_fixed",
-        "Typing rhythm (fixed text)",
-        "Typritme (vaste tekst)",
-    ),
-    (
-        "keystroke_free",
-        "Typing rhythm (free text)",
-        "Typritme (vrije tekst)",
-    ),
-    ("enrolled", "Enrolled", "Aangemaakt"),
-    ("last_used", "Last used", "Laatst gebruikt"),
-    ("never", "never", "nooit"),
-    ("model", "Model", "Model"),
-    (
-        "delete_profiles",
-        "Delete my biometric profiles",
-        "Mijn biometrische profielen verwijderen",
-    ),
-    (
-        "delete_explain",
-        "Deleting destroys the key that encrypts every profile listed above, so none of them can ever be read again, including from backups.",
-        "Verwijderen vernietigt de sleutel waarmee alle hierboven genoemde profielen versleuteld zijn; geen ervan kan daarna nog gelezen worden, ook niet uit back-ups.",
-    ),
-    (
-        "deleted",
-        "Your biometric profiles were deleted: the key that encrypted them is destroyed.",
-        "Uw biometrische profielen zijn verwijderd: de sleutel waarmee ze versleuteld waren is vernietigd.",
-    ),
-    (
-        "deleted_count",
-        "Profiles destroyed",
-        "Vernietigde profielen",
-    ),
-    ("methods", "How you are recognised", "Hoe u herkend wordt"),
-    (
-        "methods_explain",
-        "Choose the ways we may recognise you when you contact us. A one-time code is always available.",
-        "Kies hoe wij u mogen herkennen als u contact opneemt. Een eenmalige code is altijd mogelijk.",
-    ),
-    ("voiceprint", "By my voice", "Aan mijn stem"),
-    ("typing", "By my typing rhythm", "Aan mijn typritme"),
-    (
-        "code_only",
-        "Only with a one-time code, never biometrics",
-        "Alleen met een eenmalige code, nooit biometrie",
-    ),
-    ("save", "Save", "Opslaan"),
-    (
-        "brand_title",
-        "Brand on customer pages",
-        "Huisstijl op klantpagina's",
-    ),
-    (
-        "brand_explain",
-        "The name, colours and logo customers see on the camera page, the link page and the privacy centre. Colours must stay readable (WCAG contrast 4.5:1); logos are PNG or SVG up to 100 KB.",
-        "De naam, kleuren en het logo die klanten zien op de camerapagina, de linkpagina en het privacycentrum. Kleuren moeten leesbaar blijven (WCAG-contrast 4,5:1); logo's zijn PNG of SVG tot 100 kB.",
-    ),
-    ("brand_name", "Display name", "Weergavenaam"),
-    (
-        "brand_primary",
-        "Primary colour (buttons, white text on it)",
-        "Hoofdkleur (knoppen, witte tekst erop)",
-    ),
-    (
-        "brand_accent",
-        "Accent colour (text and links on white)",
-        "Accentkleur (tekst en links op wit)",
-    ),
-    ("brand_logo", "Logo (PNG or SVG)", "Logo (PNG of SVG)"),
-    ("brand_remove_logo", "Remove the logo", "Logo verwijderen"),
-    (
-        "brand_saved",
-        "The brand was saved.",
-        "De huisstijl is opgeslagen.",
-    ),
-    (
-        "brand_invalid",
-        "The brand was not saved",
-        "De huisstijl is niet opgeslagen",
-    ),
-    ("brand_preview", "Preview", "Voorbeeld"),
-    ("brand_nav", "Brand", "Huisstijl"),
-    ("brand_change", "Change the brand", "Huisstijl wijzigen"),
-    ("brand_sample_button", "Continue", "Doorgaan"),
-    ("brand_changed", "Last changed", "Laatst gewijzigd"),
-    (
-        "brand_admin_only",
-        "Only a tenant admin can change the brand.",
-        "Alleen een tenantbeheerder kan de huisstijl wijzigen.",
-    ),
-    ("saved", "Saved.", "Opgeslagen."),
-    (
-        "download",
-        "Download all my data (JSON)",
-        "Al mijn gegevens downloaden (JSON)",
-    ),
-    ("consents", "Your consents", "Uw toestemmingen"),
-    (
-        "consents_none",
-        "You have not given any consent.",
-        "U heeft geen toestemming gegeven.",
-    ),
-    ("purpose", "Purpose", "Doel"),
-    ("status", "Status", "Status"),
-    ("granted", "Granted", "Gegeven"),
-    ("withdrawn", "Withdrawn", "Ingetrokken"),
-    ("not_granted", "Not given", "Niet gegeven"),
-    ("grant", "Give consent", "Toestemming geven"),
-    ("withdraw", "Withdraw", "Intrekken"),
-    ("notice", "Notice", "Toelichting"),
-    ("expires", "Expires", "Verloopt"),
-    // Passkeys
-    ("passkeys", "Passkeys", "Passkeys"),
-    (
-        "passkeys_explain",
-        "A passkey lets you approve a sign-in on your own phone with its screen lock (fingerprint, face or PIN). The key stays on your device; we keep only its public half.",
-        "Met een passkey keurt u een aanmelding goed op uw eigen telefoon, met de schermvergrendeling (vingerafdruk, gezicht of pincode). De sleutel blijft op uw apparaat; wij bewaren alleen het publieke deel.",
-    ),
-    (
-        "passkeys_none",
-        "You have no passkey yet.",
-        "U heeft nog geen passkey.",
-    ),
-    ("passkey_name", "Name (optional)", "Naam (optioneel)"),
-    ("passkey_add", "Add a passkey", "Passkey toevoegen"),
-    (
-        "passkey_check",
-        "Check my passkey",
-        "Mijn passkey controleren",
-    ),
-    ("passkey_remove", "Remove", "Verwijderen"),
-    (
-        "passkey_registered",
-        "Your passkey was added.",
-        "Uw passkey is toegevoegd.",
-    ),
-    (
-        "passkey_verified",
-        "Your passkey works.",
-        "Uw passkey werkt.",
-    ),
-    (
-        "passkey_failed",
-        "That did not work. Nothing was changed.",
-        "Dat is niet gelukt. Er is niets veranderd.",
-    ),
-    (
-        "passkey_unsupported",
-        "This browser does not support passkeys.",
-        "Deze browser ondersteunt geen passkeys.",
-    ),
-    (
-        "passkey_needs_script",
-        "Passkeys need JavaScript in this browser.",
-        "Passkeys hebben JavaScript nodig in deze browser.",
-    ),
-    (
-        "passkey_approve_title",
-        "Approve with your passkey",
-        "Goedkeuren met uw passkey",
-    ),
-    (
-        "passkey_approve_explain",
-        "You are talking to us right now, and we ask you to confirm it is you. Check that the code below is the one you hear, then approve with your passkey (your screen lock).",
-        "U spreekt nu met ons en wij vragen u te bevestigen dat u het bent. Controleer of de code hieronder de code is die u hoort, en keur dan goed met uw passkey (uw schermvergrendeling).",
-    ),
-    ("passkey_binding_code", "Code", "Code"),
-    (
-        "passkey_approve",
-        "Approve with passkey",
-        "Goedkeuren met passkey",
-    ),
-    (
-        "passkey_approved",
-        "Approved. You can return to the conversation.",
-        "Goedgekeurd. U kunt terug naar het gesprek.",
-    ),
-    // Console
-    ("events", "Audit events", "Auditgebeurtenissen"),
-    ("search", "Search", "Zoeken"),
-    ("export_csv", "Export CSV", "Exporteren als CSV"),
-    (
-        "export_jsonl",
-        "Export JSON Lines",
-        "Exporteren als JSON Lines",
-    ),
-    ("from", "From", "Van"),
-    ("to", "To", "Tot"),
-    ("kind", "Kind", "Soort"),
-    ("channel", "Channel", "Kanaal"),
-    ("outcome", "Outcome", "Uitkomst"),
-    ("agent", "Agent", "Medewerker"),
-    ("time", "Time", "Tijd"),
-    ("index", "Index", "Index"),
-    ("next_page", "Next page", "Volgende pagina"),
-    (
-        "no_results",
-        "No events match.",
-        "Geen gebeurtenissen gevonden.",
-    ),
-    ("log", "Log integrity", "Integriteit van het logboek"),
-    ("verify", "Verify the log now", "Logboek nu verifiëren"),
-    (
-        "tree_heads",
-        "Signed tree heads",
-        "Ondertekende boomwortels",
-    ),
-    ("receipt", "Receipt", "Ontvangstbewijs"),
-    ("policies", "Policies in force", "Geldend beleid"),
-    ("models", "Models and thresholds", "Modellen en drempels"),
-    ("thresholds", "Thresholds", "Drempels"),
-    (
-        "policy_history",
-        "Every version loaded (decisions name one by its SHA-256)",
-        "Elke geladen versie (beslissingen noemen er een bij SHA-256)",
-    ),
-    ("first_loaded", "First loaded", "Eerst geladen"),
-    ("last_loaded", "Last loaded", "Laatst geladen"),
-    ("text", "Text", "Tekst"),
-    ("show", "Show", "Tonen"),
-    (
-        "calibration",
-        "Calibration: DET curves of the shipped models",
-        "Kalibratie: DET-curves van de meegeleverde modellen",
-    ),
-    ("version", "Version", "Versie"),
-    ("task", "Task", "Taak"),
-    ("source", "Source", "Bron"),
-    ("reference", "Verified against", "Geverifieerd tegen"),
-    (
-        "not_available",
-        "Not available yet in this build.",
-        "Nog niet beschikbaar in deze versie.",
-    ),
-    // Customer links and the camera choice
-    (
-        "link_camera_title",
-        "Video in your conversation",
-        "Video in uw gesprek",
-    ),
-    (
-        "link_camera_explain",
-        "The agent you are talking to asks whether, and how, video may be used in this conversation. You decide on the next page.",
-        "De medewerker met wie u spreekt vraagt of en hoe video in dit gesprek gebruikt mag worden. U beslist op de volgende pagina.",
-    ),
-    (
-        "link_privacy_title",
-        "Your privacy centre",
-        "Uw privacycentrum",
-    ),
-    (
-        "link_privacy_explain",
-        "This link opens your privacy centre: your consents, your biometric profiles and your data.",
-        "Deze link opent uw privacycentrum: uw toestemmingen, uw biometrische profielen en uw gegevens.",
-    ),
-    (
-        "link_code_explain",
-        "To make sure it is you, type the code the agent reads out to you.",
-        "Typ de code die de medewerker u voorleest, zodat we weten dat u het bent.",
-    ),
-    (
-        "code_label",
-        "Code from the agent",
-        "Code van de medewerker",
-    ),
-    ("continue", "Continue", "Doorgaan"),
-    (
-        "wrong_code",
-        "That code is not right.",
-        "Die code klopt niet.",
-    ),
-    ("attempts_left", "Attempts left", "Pogingen over"),
-    (
-        "link_expired",
-        "This link has expired. Ask the agent for a new one.",
-        "Deze link is verlopen. Vraag de medewerker om een nieuwe.",
-    ),
-    (
-        "link_used",
-        "This link was already used. Ask the agent for a new one.",
-        "Deze link is al gebruikt. Vraag de medewerker om een nieuwe.",
-    ),
-    (
-        "link_locked",
-        "This link is locked after too many wrong codes. Ask the agent for a new one.",
-        "Deze link is geblokkeerd na te veel verkeerde codes. Vraag de medewerker om een nieuwe.",
-    ),
-    (
-        "link_other_device",
-        "This page belongs to the device that opened the link.",
-        "Deze pagina hoort bij het apparaat waarop de link is geopend.",
-    ),
-    (
-        "session_over",
-        "This conversation has ended, so nothing can be changed here any more.",
-        "Dit gesprek is afgelopen; hier kan niets meer worden gewijzigd.",
-    ),
-    (
-        "choice_not_offered",
-        "That choice is not offered. Nothing was changed.",
-        "Die keuze wordt niet aangeboden. Er is niets gewijzigd.",
-    ),
-    (
-        "camera_title",
-        "Video in this conversation",
-        "Video in dit gesprek",
-    ),
-    ("camera_now", "Now", "Nu"),
-    (
-        "camera_not_decided",
-        "Not decided yet: the camera stays off",
-        "Nog niet gekozen: de camera blijft uit",
-    ),
-    ("camera_options", "Options", "Opties"),
-    (
-        "mode_audio_only",
-        "Camera off (audio only)",
-        "Camera uit (alleen geluid)",
-    ),
-    (
-        "mode_one_way",
-        "I see the agent (my camera off)",
-        "Ik zie de medewerker (mijn camera uit)",
-    ),
-    (
-        "mode_two_way",
-        "Video both ways",
-        "Video in beide richtingen",
-    ),
-    (
-        "opt_blur",
-        "Blur my background",
-        "Mijn achtergrond vervagen",
-    ),
-    ("opt_recording", "Recording", "Opname"),
-    (
-        "opt_recording_allow",
-        "Allow the video to be recorded",
-        "Opname van de video toestaan",
-    ),
-    (
-        "opt_retention",
-        "Keep the recording for",
-        "Opname bewaren gedurende",
-    ),
-    ("days", "days", "dagen"),
-    ("yes", "yes", "ja"),
-    ("no", "no", "nee"),
-    (
-        "camera_change_explain",
-        "You can change or withdraw your choice here at any time with one tap; it takes effect at once.",
-        "U kunt uw keuze hier altijd met één tik wijzigen of intrekken; dat geldt meteen.",
-    ),
-    // Agent view
-    (
-        "agent_title",
-        "Session: what the customer allowed",
-        "Sessie: wat de klant heeft toegestaan",
-    ),
-    ("session_id", "Session", "Sessie"),
-    (
-        "agent_allowed",
-        "Allowed by the customer (live)",
-        "Toegestaan door de klant (live)",
-    ),
-    (
-        "agent_links",
-        "Links sent to the customer",
-        "Links naar de klant",
-    ),
-    (
-        "agent_no_links",
-        "No link was sent in this session.",
-        "In deze sessie is geen link verstuurd.",
-    ),
-    ("agent_code", "Code to read out", "Voor te lezen code"),
-    (
-        "agent_code_explain",
-        "Read the code out to the customer only in this conversation. It works once, with the link sent to them.",
-        "Lees de code alleen in dit gesprek aan de klant voor. Hij werkt één keer, met de link die de klant kreeg.",
-    ),
-];
+/// Middleware: a request that chose a language with the switch (`?lang=xx`) gets the choice
+/// remembered in a cookie for a year, so the next pages (and form posts) keep it.
+pub async fn remember_choice(
+    axum::extract::State(secure): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let chosen = query_choice(request.uri());
+    let mut response = next.run(request).await;
+    if let Some(lang) = chosen {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            super::web::set_cookie(LANG_COOKIE, lang.code(), 365 * 24 * 3600, secure),
+        );
+    }
+    response
+}
+
+/// The visible language switch: every language by its own name, each a link to this page in
+/// that language (a relative `?lang=` link, so it needs no knowledge of the page's path).
+pub fn switch(current: Lang) -> Markup {
+    html! {
+        nav.lang aria-label=(current.t("language")) data-testid="lang-switch" {
+            @for l in Lang::ALL {
+                a href={ "?" (LANG_PARAM) "=" (l.code()) } lang=(l.code()) hreflang=(l.code())
+                    aria-current=[(l == current).then_some("true")] data-lang=(l.code()) {
+                    (l.native_name())
+                }
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -529,17 +322,251 @@ mod tests {
         assert_eq!(Lang::from_accept_language("en;q=0.2,nl;q=0.9"), Lang::Nl);
         assert_eq!(Lang::from_accept_language(""), Lang::En);
         assert_eq!(Lang::from_accept_language("nl;q=0"), Lang::En);
+        assert_eq!(Lang::from_accept_language("sv-SE"), Lang::Sv);
+        assert_eq!(Lang::from_accept_language("pl-PL,en;q=0.5"), Lang::Pl);
+        assert_eq!(Lang::from_accept_language("nb-NO,en;q=0.5"), Lang::No);
+        assert_eq!(Lang::from_accept_language("nn"), Lang::No);
     }
 
     #[test]
-    fn every_string_has_both_languages_and_keys_are_unique() {
-        let mut keys: Vec<&str> = STRINGS.iter().map(|(k, _, _)| *k).collect();
-        for (k, en, nl) in STRINGS {
-            assert!(!en.is_empty() && !nl.is_empty(), "{k}");
+    fn the_switch_beats_the_cookie_which_beats_the_browser() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_LANGUAGE, "nl".parse().unwrap());
+        let uri: axum::http::Uri = "/privacy".parse().unwrap();
+        assert_eq!(Lang::of_request(&uri, &headers), Lang::Nl);
+        headers.insert(header::COOKIE, "a=1; tl_lang=sv".parse().unwrap());
+        assert_eq!(Lang::of_request(&uri, &headers), Lang::Sv);
+        let uri: axum::http::Uri = "/privacy?x=1&lang=pl".parse().unwrap();
+        assert_eq!(Lang::of_request(&uri, &headers), Lang::Pl);
+        // An unknown choice is no choice.
+        let uri: axum::http::Uri = "/privacy?lang=xx".parse().unwrap();
+        assert_eq!(Lang::of_request(&uri, &headers), Lang::Sv);
+    }
+
+    fn ids(source: &str) -> Vec<String> {
+        let resource = FluentResource::try_new(source.to_string())
+            .unwrap_or_else(|(_, e)| panic!("catalogue does not parse: {e:?}"));
+        message_ids(&resource)
+    }
+
+    /// Sample arguments for the messages that take variables (every one must be listed here,
+    /// so each is formatted in every language below).
+    fn sample_args(id: &str) -> Option<Vec<(&'static str, FluentValue<'static>)>> {
+        match id {
+            "attempts_left" | "consents_past" => Some(vec![("count", FluentValue::from(2))]),
+            "date_time" => Some(vec![
+                ("day", "3".into()),
+                ("month", "December".into()),
+                ("year", "2026".into()),
+                ("time", "09:37".into()),
+            ]),
+            _ => None,
         }
+    }
+
+    /// Translation coverage: every message of en.ftl in every catalogue, no other message, each
+    /// formatting without error to a non-empty text; printed as keys × languages.
+    #[test]
+    fn every_message_exists_in_every_language_and_formats() {
+        let english = ids(SOURCES[0].1);
+        let mut keys = english.clone();
         keys.sort();
-        let n = keys.len();
         keys.dedup();
-        assert_eq!(n, keys.len(), "duplicate keys");
+        assert_eq!(keys.len(), english.len(), "duplicate keys in en.ftl");
+        let mut formatted = 0;
+        for (lang, source) in SOURCES {
+            let mut ids = ids(source);
+            ids.sort();
+            assert_eq!(ids, keys, "{} has other keys than en", lang.code());
+            for id in &ids {
+                let text = match sample_args(id) {
+                    Some(args) => {
+                        let bundle = &catalogues().bundles[&lang];
+                        let pattern = bundle.get_message(id).unwrap().value().unwrap();
+                        let mut fa = FluentArgs::new();
+                        for (k, v) in args {
+                            fa.set(k, v);
+                        }
+                        let mut errors = Vec::new();
+                        let t = bundle.format_pattern(pattern, Some(&fa), &mut errors);
+                        assert!(errors.is_empty(), "{}: {id}: {errors:?}", lang.code());
+                        t.into_owned()
+                    }
+                    None => catalogues()
+                        .plain
+                        .get(&(lang, id.clone()))
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| panic!("{}: {id} does not format", lang.code())),
+                };
+                assert!(!text.trim().is_empty(), "{}: {id} is empty", lang.code());
+                formatted += 1;
+            }
+        }
+        assert_eq!(formatted, keys.len() * Lang::ALL.len());
+        println!(
+            "translation coverage: {} keys × {} languages = {formatted} of {} messages (100 %)",
+            keys.len(),
+            Lang::ALL.len(),
+            keys.len() * Lang::ALL.len()
+        );
+    }
+
+    /// A translation is not a copy of English: outside a short list of words that really are
+    /// the same (names, "Status", "Model", …), every language's text differs from English.
+    #[test]
+    fn translations_are_not_copies_of_english() {
+        // The product's name, and words Dutch, Swedish, Polish or Norwegian share with English.
+        const SAME_IN_SOME_LANGUAGES: &[&str] = &[
+            "app",
+            "index",
+            "model",
+            "passkey_binding_code",
+            "passkeys",
+            "session_id",
+            "status",
+            "text",
+            "version",
+        ];
+        let plain = &catalogues().plain;
+        let mut copies = Vec::new();
+        for ((lang, id), text) in plain {
+            if *lang == Lang::En || SAME_IN_SOME_LANGUAGES.contains(&id.as_str()) {
+                continue;
+            }
+            if plain.get(&(Lang::En, id.clone())) == Some(text) {
+                copies.push(format!("{}:{id}", lang.code()));
+            }
+        }
+        copies.sort();
+        assert!(copies.is_empty(), "copied from English: {copies:?}");
+    }
+
+    /// Keys the code names: every `t("…")` and `t_args("…"` literal and every literal message
+    /// of `PageError::new(…)` in src/, plus the link refusal codes pages show.
+    #[test]
+    fn every_key_the_code_uses_is_in_the_catalogues() {
+        let mut used = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for opener in [".t(\"", ".t_args(\""] {
+                        for chunk in text.split(opener).skip(1) {
+                            used.push(chunk.split('"').next().unwrap().to_string());
+                        }
+                    }
+                    // The message argument of a `PageError` built with `new`, when it is a
+                    // literal (its quote comes before the call's closing parenthesis).
+                    for chunk in text.split("PageError::new(").skip(1) {
+                        let call = chunk.split(')').next().unwrap();
+                        if let Some(key) = call.split('"').nth(1) {
+                            used.push(key.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        use crate::consent::links::LinkRefusal;
+        for r in [
+            LinkRefusal::Invalid,
+            LinkRefusal::Expired,
+            LinkRefusal::Used,
+            LinkRefusal::Locked,
+            LinkRefusal::WrongCode { attempts_left: 1 },
+            LinkRefusal::OtherDevice,
+        ] {
+            used.push(r.code().to_string());
+        }
+        // Only what looks like a key (a literal in this test's own code is not one).
+        used.retain(|k| {
+            !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+        used.sort();
+        used.dedup();
+        assert!(used.len() > 100, "found only {} keys", used.len());
+        let bundles = &catalogues().bundles;
+        for key in used {
+            for lang in Lang::ALL {
+                assert!(
+                    bundles[&lang].has_message(&key),
+                    "`{key}` is used but missing in {}",
+                    lang.code()
+                );
+            }
+        }
+    }
+
+    /// No dead messages: every key of the catalogues is named somewhere in src/ (a literal
+    /// `"key"`, also where a page picks one from a match or a table).
+    #[test]
+    fn every_message_is_used() {
+        let mut sources = String::new();
+        let mut stack = vec![std::path::PathBuf::from("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    sources.push_str(&std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        let unused: Vec<String> = ids(SOURCES[0].1)
+            .into_iter()
+            .filter(|k| !sources.contains(&format!("\"{k}\"")))
+            .collect();
+        assert!(unused.is_empty(), "messages no code uses: {unused:?}");
+    }
+
+    #[test]
+    #[should_panic(expected = "missing from every catalogue")]
+    fn a_missing_key_is_never_shown_raw() {
+        Lang::Pl.t(concat!("no_such_", "message_anywhere"));
+    }
+
+    #[test]
+    fn plurals_follow_each_language() {
+        let left = |lang: Lang, n: i64| lang.t_args("attempts_left", &[("count", n.into())]);
+        assert_eq!(left(Lang::En, 1), "1 attempt left.");
+        assert_eq!(left(Lang::En, 4), "4 attempts left.");
+        assert_eq!(left(Lang::Pl, 1), "Została 1 próba.");
+        assert_eq!(left(Lang::Pl, 3), "Zostały 3 próby.");
+        assert_eq!(left(Lang::Pl, 5), "Zostało 5 prób.");
+        assert_eq!(left(Lang::Nl, 1), "Nog 1 poging.");
+        assert_eq!(left(Lang::Sv, 2), "2 försök kvar.");
+        assert_eq!(left(Lang::No, 1), "1 forsøk igjen.");
+    }
+
+    #[test]
+    fn dates_read_in_the_customers_language() {
+        let ms = 1_796_290_620_000; // 2026-12-03 09:37 UTC
+        assert_eq!(Lang::En.date_time(ms), "3 December 2026, 09:37 UTC");
+        assert_eq!(Lang::Nl.date_time(ms), "3 december 2026 om 09:37 UTC");
+        assert_eq!(Lang::Sv.date_time(ms), "3 december 2026 kl. 09:37 UTC");
+        assert_eq!(Lang::Pl.date_time(ms), "3 grudnia 2026 r., 09:37 UTC");
+        assert_eq!(Lang::No.date_time(ms), "3. desember 2026 kl. 09:37 UTC");
+    }
+
+    #[test]
+    fn the_switch_names_every_language_and_marks_the_current_one() {
+        let html = switch(Lang::Pl).into_string();
+        for l in Lang::ALL {
+            assert!(
+                html.contains(&format!("href=\"?lang={}\"", l.code())),
+                "{html}"
+            );
+        }
+        assert!(
+            html.contains("aria-current=\"true\" data-lang=\"pl\""),
+            "{html}"
+        );
+        assert!(html.contains("aria-label=\"Język\""), "{html}");
     }
 }

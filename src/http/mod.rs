@@ -78,7 +78,11 @@ pub fn app(state: AppState) -> Router {
         .merge(customer_pages::router())
         .route("/static/app.css", axum::routing::get(stylesheet))
         .route("/static/passkey.js", axum::routing::get(passkeys::script))
-        .layer(middleware::from_fn(web::security_headers));
+        .layer(middleware::from_fn(web::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.settings.cookie_secure,
+            i18n::remember_choice,
+        ));
 
     Router::new()
         .merge(health::router())

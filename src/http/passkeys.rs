@@ -18,7 +18,7 @@ use super::{
     extract::ApiJson,
     i18n::Lang,
     problem::Problem,
-    web::{CustomerUser, PageError, display_time},
+    web::{CustomerUser, PageError},
 };
 use crate::{
     AppState,
@@ -279,9 +279,9 @@ pub fn section(lang: Lang, csrf: &str, passkeys: &[service::PasskeySummary]) -> 
                 ul data-testid="passkey-list" {
                     @for p in passkeys {
                         li data-passkey=(p.passkey_id) {
-                            strong { (p.name) } " · " (lang.t("enrolled")) " " (display_time(p.created_at))
+                            strong { (p.name) } " · " (lang.t("enrolled")) " " (lang.date_time(p.created_at))
                             " · " (lang.t("last_used")) " "
-                            @match p.last_used_at { Some(at) => (display_time(at)), None => (lang.t("never")) }
+                            @match p.last_used_at { Some(at) => (lang.date_time(at)), None => (lang.t("never")) }
                             form.inline method="post" action={ "/privacy/passkeys/" (p.passkey_id) "/delete" } {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button.danger type="submit" data-testid="remove-passkey" { (lang.t("passkey_remove")) }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::{
     customers::RecognitionMethod,
     i18n::Lang,
-    web::{self, CustomerUser, PageError, display_time},
+    web::{self, CustomerUser, PageError},
 };
 use crate::{
     AppState,
@@ -79,7 +79,7 @@ fn consents_section(
                 @let past: Vec<_> = consents.iter().filter(|c| c.purpose == spec.purpose.as_str() && (c.ended_at.is_some() || c.valid_until <= now)).collect();
                 @if self_service(spec) || !in_force.is_empty() || !past.is_empty() {
                     div.consent data-purpose=(spec.purpose.as_str()) data-state=(if in_force.is_empty() { "none" } else { "granted" }) {
-                        h3 { (spec.title) }
+                        h3 { (purpose_title(lang, spec.purpose)) }
                         @if let Some(notice) = spec.current_notice() {
                             p.notice data-testid="notice" { (notice_text(notice, lang).1) }
                         }
@@ -97,7 +97,7 @@ fn consents_section(
                             @for c in &in_force {
                                 p {
                                     strong { (lang.t("status")) ": " } span.ok { (lang.t("granted")) } " "
-                                    (display_time(c.granted_at)) " · " (lang.t("expires")) " " (display_time(c.valid_until))
+                                    (lang.date_time(c.granted_at)) " · " (lang.t("expires")) " " (lang.date_time(c.valid_until))
                                     " · " a href={ "/privacy/consents/" (c.consent_id) "/receipt" } { (lang.t("receipt")) }
                                 }
                             }
@@ -110,10 +110,14 @@ fn consents_section(
                         }
                         @if !past.is_empty() {
                             details {
-                                summary { (past.len()) " × " (lang.t("withdrawn")) }
+                                summary { (lang.t_args("consents_past", &[("count", past.len().into())])) }
                                 ul {
                                     @for c in &past {
-                                        li { (display_time(c.granted_at)) " → " (c.ended_at.map(display_time).unwrap_or_else(|| display_time(c.valid_until))) " (" (c.end_reason.as_deref().unwrap_or("expired")) ")" }
+                                        li data-end=(c.end_reason.as_deref().unwrap_or("expired")) {
+                                            (lang.date_time(c.granted_at)) " → "
+                                            (lang.date_time(c.ended_at.unwrap_or(c.valid_until)))
+                                            " (" (end_label(lang, c.end_reason.as_deref())) ")"
+                                        }
                                     }
                                 }
                             }
@@ -122,6 +126,35 @@ fn consents_section(
                 }
             }
         }
+    }
+}
+
+/// A purpose's name for the customer, in their language (the policy file's `title` is the
+/// English name receipts and the console use).
+pub(crate) fn purpose_title(lang: Lang, purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Camera => lang.t("purpose_camera"),
+        Purpose::Recording => lang.t("purpose_recording"),
+        Purpose::RecordingReuse => lang.t("purpose_recording_reuse"),
+        Purpose::VoiceprintEnrolment => lang.t("purpose_voiceprint_enrolment"),
+        Purpose::KeystrokeEnrolment => lang.t("purpose_keystroke_enrolment"),
+    }
+}
+
+/// Why a consent ended (`withdrawn` by the customer, `expired` by time or retention).
+fn end_label(lang: Lang, reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("withdrawn") => lang.t("withdrawn"),
+        None | Some("expired") => lang.t("consent_expired"),
+        Some(_) => lang.t("consent_ended"),
+    }
+}
+
+fn method_label(lang: Lang, method: RecognitionMethod) -> &'static str {
+    match method {
+        RecognitionMethod::Voiceprint => lang.t("voiceprint"),
+        RecognitionMethod::Typing => lang.t("typing"),
+        RecognitionMethod::CodeOnly => lang.t("code_only"),
     }
 }
 
@@ -278,8 +311,8 @@ async fn home(
                     @for t in &templates {
                         tr data-modality=(t.modality) {
                             td { (modality_label(lang, &t.modality)) }
-                            td { (display_time(t.created_at)) }
-                            td { @match t.last_used_at { Some(at) => (display_time(at)), None => (lang.t("never")) } }
+                            td { (lang.date_time(t.created_at)) }
+                            td { @match t.last_used_at { Some(at) => (lang.date_time(at)), None => (lang.t("never")) } }
                             td.mono { (t.model_id) " " (t.model_version) }
                         }
                     }
@@ -297,12 +330,11 @@ async fn home(
             form method="post" action="/privacy/methods" {
                 input type="hidden" name="csrf" value=(csrf);
                 @for m in [RecognitionMethod::Voiceprint, RecognitionMethod::Typing, RecognitionMethod::CodeOnly] {
-                    label {
+                    label.check {
                         input type="checkbox" name="method" value=(m.as_str())
                             checked[methods.iter().any(|x| x == m.as_str())];
-                        " " (lang.t(m.as_str()))
+                        " " (method_label(lang, m))
                     }
-                    br;
                 }
                 button type="submit" data-testid="save-methods" { (lang.t("save")) }
             }

@@ -147,12 +147,7 @@ impl WebUser {
 }
 
 fn lang_of(parts: &Parts) -> Lang {
-    parts
-        .headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(Lang::from_accept_language)
-        .unwrap_or(Lang::En)
+    Lang::of_request(&parts.uri, &parts.headers)
 }
 
 impl FromRequestParts<AppState> for WebUser {
@@ -278,7 +273,8 @@ pub fn redirect_with_cookies(to: &str, cookies: Vec<HeaderValue>) -> Response {
     response
 }
 
-/// The page frame: language, title, stylesheet, a header with the sign-out form when signed in.
+/// The page frame: language, title, stylesheet, a header with the language switch and, when
+/// signed in, the sign-out form.
 pub fn page(lang: Lang, title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
     page_with_brand(lang, title, user, None, body)
 }
@@ -303,13 +299,16 @@ pub fn page_with_brand(
                 link rel="stylesheet" href="/static/app.css";
                 @if let Some(b) = brand { link rel="stylesheet" href=(b.stylesheet_url()); }
             }
-            body {
+            // A signed-in customer's pages (the privacy centre) are phone pages like the other
+            // customer pages: the same 44 px touch targets (app.css `body.customer`).
+            body class=[user.filter(|u| u.session.realm == Realm::Customer.as_str()).map(|_| "customer")] {
                 header {
                     @if let Some(b) = brand {
                         (brand_mark(b))
                     } @else {
                         span.brand { "trustline" }
                     }
+                    (super::i18n::switch(lang))
                     @if let Some(user) = user {
                         span.who {
                             (lang.t("signed_in_as")) " "

@@ -38,7 +38,7 @@ const waitFor = async (url, ms = 30000) => {
   throw new Error(`${url} did not come up`);
 };
 
-let dir, idp, server, browser, base, issuer, apiKey, hookSecret;
+let dir, idp, server, browser, base, listenPort, issuer, apiKey, hookSecret;
 // What the tenant's webhook received (the platform's side: it would send these by SMS or chat).
 const hookMessages = [];
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -47,7 +47,7 @@ const children = [];
 const env = () => ({
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('TRUSTLINE_'))),
   TRUSTLINE_DATA_DIR: dir,
-  TRUSTLINE_LISTEN: new URL(base).host,
+  TRUSTLINE_LISTEN: `127.0.0.1:${listenPort}`,
   TRUSTLINE_PUBLIC_URL: base,
   TRUSTLINE_COOKIE_SECURE: 'false',
   // The platform's webhook receiver below listens on loopback: the operator allow-list lets it
@@ -73,7 +73,11 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'trustline-e2e-'));
   if (process.env.E2E_SCREENSHOTS !== '1') shots = path.join(dir, 'screenshots');
   mkdirSync(shots, { recursive: true });
-  base = `http://127.0.0.1:${await freePort()}`;
+  // `localhost`, not 127.0.0.1: WebAuthn needs a domain as the relying party id (an IP address
+  // is refused by browsers and by the server), and Chromium treats localhost as secure. The
+  // server itself listens on 127.0.0.1 (TRUSTLINE_LISTEN below).
+  listenPort = await freePort();
+  base = `http://localhost:${listenPort}`;
   const idpPort = await freePort();
   issuer = `http://127.0.0.1:${idpPort}`;
 
@@ -128,6 +132,9 @@ before(async () => {
 });
 
 after(async () => {
+  // Every page axe-core checked, in every test.
+  for (const [name, res] of Object.entries(axeResults)) console.log(`axe-core ${name}: ${JSON.stringify(res)}`);
+  if (shots && Object.keys(axeResults).length) writeFileSync(path.join(shots, 'axe-results.json'), `${JSON.stringify(axeResults, null, 2)}\n`);
   await browser?.close();
   for (const c of children) c.kill('SIGTERM');
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -593,8 +600,161 @@ test('camera consent on the customer\'s phone (360 px): request, link, code, cho
   await phone.close();
   await agent.close();
 
-  for (const [name, res] of Object.entries(axeResults)) console.log(`axe-core ${name}: ${JSON.stringify(res)}`);
-  writeFileSync(path.join(shots, 'axe-results.json'), `${JSON.stringify(axeResults, null, 2)}\n`);
+});
+
+// The page's language: <html lang>, and the switch marks it as the current one.
+async function pageLanguage(page) {
+  const lang = await page.getAttribute('html', 'lang');
+  const current = await page.getAttribute('[data-testid=lang-switch] a[aria-current=true]', 'data-lang');
+  assert.equal(current, lang, 'the switch marks the page\'s language');
+  return lang;
+}
+
+test('customer pages in Polish from Accept-Language: pl, and the language switch (360 px)', async () => {
+  const sid = await verifiedSession('C-2002');
+  const asked = await api('POST', `/v1/sessions/${sid}/privacy-link-requests`);
+  assert.equal(asked.status, 201, JSON.stringify(asked));
+  const link = await delivered(asked.body.link_id);
+  const code = await agentCode(sid, 'privacy');
+
+  const phone = await phoneContext('pl-PL');
+  const page = await phone.newPage();
+  await page.goto(link.url);
+  assert.equal(await pageLanguage(page), 'pl');
+  assert.equal(await page.textContent('h1'), 'Twoje centrum prywatności');
+  assert.match(await page.textContent('[data-testid=landing]'), /Wpisz kod, który odczyta Ci konsultant/);
+  assert.equal(await page.textContent('[data-testid=confirm]'), 'Dalej');
+  // Every language is offered by its own name.
+  const offered = await page.$$eval('[data-testid=lang-switch] a', (as) => as.map((a) => `${a.lang}:${a.textContent}`));
+  assert.deepEqual(offered, ['en:English', 'nl:Nederlands', 'sv:Svenska', 'pl:Polski', 'no:Norsk']);
+  await phoneChecks(page, 'landing-pl');
+  await axeCheck(page, 'landing-pl');
+  await page.screenshot({ path: path.join(shots, 'i18n-1-landing-pl.png'), fullPage: true });
+
+  // A wrong code: the plural follows Polish grammar (4 attempts left: "Zostały 4 próby").
+  await page.fill('[data-testid=code]', '000000');
+  await page.click('[data-testid=confirm]');
+  assert.match(await page.textContent('[data-testid=wrong-code]'), /^Ten kod jest nieprawidłowy\. Zostały \d próby\.$/);
+  await axeCheck(page, 'landing-wrong-code-pl');
+
+  // The switch: one tap to Norwegian, which the next pages keep (a cookie, not the browser's header).
+  await Promise.all([page.waitForEvent('load'), page.tap('[data-testid=lang-switch] a[data-lang=no]')]);
+  assert.equal(await pageLanguage(page), 'no');
+  assert.equal(await page.textContent('h1'), 'Personvernsenteret ditt');
+  await phoneChecks(page, 'landing-no');
+  await axeCheck(page, 'landing-no');
+  await page.fill('[data-testid=code]', code);
+  await Promise.all([page.waitForURL(/\/privacy$/), page.click('[data-testid=confirm]')]);
+  assert.equal(await pageLanguage(page), 'no');
+  assert.equal(await page.textContent('h1'), 'Personvernsenter');
+  await page.screenshot({ path: path.join(shots, 'i18n-2-privacy-no.png'), fullPage: true });
+
+  // Back to Polish on the privacy centre: purposes, notices and dates in Polish.
+  await Promise.all([page.waitForEvent('load'), page.tap('[data-testid=lang-switch] a[data-lang=pl]')]);
+  assert.equal(await pageLanguage(page), 'pl');
+  assert.equal(await page.textContent('h1'), 'Centrum prywatności');
+  assert.equal(await page.textContent('[data-purpose=voiceprint_enrolment] h3'), 'Rozpoznawanie Cię po głosie');
+  assert.match(await page.textContent('[data-purpose=keystroke_enrolment] [data-testid=notice]'), /Czy możemy nauczyć się rytmu Twojego pisania/);
+  const enrolled = await page.textContent('[data-testid=templates] tr[data-modality] td:nth-child(2)');
+  assert.match(enrolled, /^\d{1,2} (stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|listopada|grudnia) \d{4} r\., \d{2}:\d{2} UTC$/);
+  assert.equal(await page.textContent('[data-testid=templates] tr[data-modality] td:nth-child(1)'), 'Odcisk głosu');
+  await phoneChecks(page, 'privacy-centre-pl');
+  await axeCheck(page, 'privacy-centre-pl');
+  await page.screenshot({ path: path.join(shots, 'i18n-3-privacy-pl.png'), fullPage: true });
+
+  // An error page in Polish, with the switch too.
+  const bogus = await page.goto(`${base}/l/not-a-real-link-token`);
+  assert.ok([404, 410].includes(bogus.status()), String(bogus.status()));
+  assert.equal(await pageLanguage(page), 'pl');
+  assert.equal(await page.textContent('[data-code]'), 'Ten link jest nieprawidłowy, wygasł lub został już użyty. Poproś o nowy.');
+  await phoneChecks(page, 'error-link-invalid-pl');
+  await axeCheck(page, 'error-link-invalid-pl');
+  await page.screenshot({ path: path.join(shots, 'i18n-4-error-pl.png'), fullPage: true });
+  await phone.close();
+});
+
+// A platform authenticator in the browser (Chrome DevTools' virtual authenticator: CTAP2,
+// internal transport, resident keys, user verification by "screen lock"), for `page` only.
+async function virtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  return { credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials };
+}
+
+test('passkeys in Chromium (360 px): registered in the privacy centre, then a CIBA step-up approved on the phone', async () => {
+  const phone = await phoneContext();
+  const page = await signIn(phone, '/privacy/acme/login', 'carol');
+  assert.equal(new URL(page.url()).pathname, '/privacy');
+  const authenticator = await virtualAuthenticator(page);
+  assert.ok(await page.isVisible('[data-testid=no-passkeys]'));
+
+  // Register: the page's own script runs WebAuthn create() against the server's options.
+  await page.fill('#passkey-name', 'my phone');
+  await Promise.all([page.waitForEvent('load'), page.tap('[data-testid=add-passkey]')]);
+  const listed = await page.locator('[data-testid=passkey-list] li').allTextContents();
+  assert.equal(listed.length, 1, `passkeys listed: ${JSON.stringify(listed)} status: ${await page.textContent('[data-testid=passkey-status]')}`);
+  assert.match(listed[0], /my phone/);
+  const creds = await authenticator.credentials();
+  assert.equal(creds.length, 1, 'the key is on the device');
+  assert.equal(creds[0].rpId, 'localhost');
+  // Check it: an assertion the server verifies.
+  await page.tap('[data-testid=check-passkey]');
+  await page.waitForSelector('[data-testid=passkey-status][data-code=verified]', { timeout: 10000 });
+  await phoneChecks(page, 'privacy-passkeys');
+  await axeCheck(page, 'privacy-passkeys');
+  await page.screenshot({ path: path.join(shots, 'passkey-1-privacy-registered.png'), fullPage: true });
+
+  // The platform asks for a step-up in a live session; the link comes through the webhook.
+  const s = await api('POST', '/v1/sessions', { customer_ref: 'C-1001', channel: 'video' });
+  assert.equal(s.status, 201, JSON.stringify(s));
+  const sid = s.body.session_id;
+  const before = await api('GET', `/v1/sessions/${sid}`);
+  assert.notEqual(before.body.decision.outcome, 'verified', JSON.stringify(before.body.decision));
+  assert.ok(JSON.stringify(before.body.decision.step_up?.factors ?? []).includes('passkey'), 'a passkey is offered');
+  const asked = await api('POST', `/v1/sessions/${sid}/passkey-requests`, {});
+  assert.equal(asked.status, 202, JSON.stringify(asked));
+  assert.equal(asked.body.delivery, 'webhook');
+  const link = await (async () => {
+    const until = Date.now() + 15000;
+    while (Date.now() < until) {
+      const m = hookMessages.find((x) => x.event === 'customer_link' && x.purpose === 'passkey' && x.session_id === sid);
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('passkey link was not delivered');
+  })();
+
+  // The phone (the same device, holding the passkey) opens it: the binding code, one button.
+  await page.goto(link.url);
+  assert.equal(await page.textContent('[data-testid=binding-code]'), asked.body.binding_code);
+  await phoneChecks(page, 'passkey-approval');
+  await axeCheck(page, 'passkey-approval');
+  await page.screenshot({ path: path.join(shots, 'passkey-2-approval.png'), fullPage: true });
+  await page.tap('[data-testid=approve]');
+  await page.waitForSelector('[data-testid=passkey-status][data-code=approved]', { timeout: 10000 });
+  assert.equal(await page.locator('[data-testid=approve]').count(), 0, 'nothing left to tap');
+  await axeCheck(page, 'passkey-approved');
+  await page.screenshot({ path: path.join(shots, 'passkey-3-approved.png'), fullPage: true });
+
+  // The factor reached the session (the platform's API), and the request says approved.
+  const after = await api('GET', `/v1/sessions/${sid}`);
+  assert.equal(after.status, 200);
+  assert.equal(after.body.decision.outcome, 'verified', JSON.stringify(after.body.decision));
+  assert.equal(after.body.decision.assurance, 'multi_factor');
+  assert.ok(JSON.stringify(after.body.decision.factors).includes('passkey'), JSON.stringify(after.body.decision.factors));
+  const status = await api('GET', `/v1/sessions/${sid}/passkey-requests/${asked.body.request_id}`);
+  assert.equal(status.body.status, 'approved');
+  console.log(`passkey step-up: session ${sid} ${after.body.decision.outcome}, assurance ${after.body.decision.assurance}, amr ${JSON.stringify(after.body.decision.amr)}`);
+  // The spent link cannot approve again.
+  const again = await page.goto(link.url);
+  assert.equal(again.status(), 410);
+  await phone.close();
 });
 
 // The tenant's brand, set by a tenant admin in the console and shown on the customer pages at

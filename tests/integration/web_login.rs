@@ -591,6 +591,79 @@ async fn pages_follow_accept_language() {
     assert!(html.contains("lang=\"nl\"") && html.contains("U bent niet aangemeld"));
 }
 
+/// Every language: a page (here the sign-in error page) is in the language the browser asks
+/// for, in its own words (five different texts, from the catalogues), with the switch; the
+/// switch's `?lang=` wins over the browser's header and is remembered in a cookie.
+#[tokio::test]
+async fn pages_speak_every_language_and_the_switch_is_remembered() {
+    use trustline::http::i18n::Lang;
+    let app = start(Backend::Sqlite).await;
+    let get = |path: &'static str, accept: &'static str, cookie: Option<String>| {
+        let mut req = app
+            .client
+            .get(app.url(path))
+            .header("accept-language", accept);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let mut texts = Vec::new();
+    for (accept, lang) in [
+        ("en-GB,en;q=0.9", Lang::En),
+        ("nl-BE", Lang::Nl),
+        ("sv-SE,sv;q=0.9,en;q=0.5", Lang::Sv),
+        ("pl-PL,pl;q=0.9", Lang::Pl),
+        ("nb-NO,no;q=0.9,en;q=0.5", Lang::No),
+    ] {
+        let resp = get("/console", accept, None).await.unwrap();
+        assert_eq!(resp.status(), 401);
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains(&format!("<html lang=\"{}\"", lang.code())),
+            "{html}"
+        );
+        assert!(html.contains(lang.t("not_signed_in")), "{accept}: {html}");
+        assert!(html.contains("data-testid=\"lang-switch\""), "{html}");
+        for other in Lang::ALL {
+            assert!(
+                html.contains(&format!("href=\"?lang={}\"", other.code())),
+                "{html}"
+            );
+        }
+        texts.push(lang.t("not_signed_in"));
+    }
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), 5, "every language says it in its own words");
+
+    // The switch: `?lang=sv` beats Accept-Language: nl, and sets the cookie the next page reads.
+    let resp = get("/console?lang=sv", "nl", None).await.unwrap();
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tl_lang=sv"))
+        .expect("the choice is remembered")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(resp.text().await.unwrap().contains("<html lang=\"sv\""));
+    let html = get("/console", "nl", Some(cookie))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<html lang=\"sv\"") && html.contains(Lang::Sv.t("not_signed_in")));
+    // A language not offered changes nothing and sets no cookie.
+    let resp = get("/console?lang=de", "nl", None).await.unwrap();
+    assert!(resp.headers().get("set-cookie").is_none());
+    assert!(resp.text().await.unwrap().contains("<html lang=\"nl\""));
+}
+
 both!(
     privacy_centre_grant_withdraw_and_console_search_export,
     |app: TestApp| async move {

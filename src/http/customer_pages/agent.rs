@@ -22,6 +22,7 @@ use crate::{
     consent::{
         camera_choice::CameraMode,
         link_service::{self, ChoiceState},
+        links::LinkPurpose,
     },
     http::{
         i18n::Lang,
@@ -94,6 +95,26 @@ fn url_path_segment(raw: &str) -> String {
             }
         })
         .collect()
+}
+
+fn link_purpose_label(lang: Lang, purpose: &str) -> &'static str {
+    match LinkPurpose::parse(purpose) {
+        Some(LinkPurpose::Camera) => lang.t("link_purpose_camera"),
+        Some(LinkPurpose::Privacy) => lang.t("privacy"),
+        Some(LinkPurpose::Passkey) => lang.t("link_purpose_passkey"),
+        None => "–",
+    }
+}
+
+/// `AgentLinkView::status`: pending | opened | redeemed | locked | expired.
+fn link_status_label(lang: Lang, status: &str) -> &'static str {
+    match status {
+        "pending" => lang.t("link_status_pending"),
+        "opened" => lang.t("link_status_opened"),
+        "redeemed" => lang.t("link_status_redeemed"),
+        "locked" => lang.t("link_status_locked"),
+        _ => lang.t("link_status_expired"),
+    }
 }
 
 fn choice_view(lang: Lang, s: &ChoiceState) -> Markup {
@@ -170,8 +191,8 @@ pub async fn show(
                     tr { th { (lang.t("purpose")) } th { (lang.t("status")) } th { (lang.t("agent_code")) } }
                     @for l in &links {
                         tr data-link=(l.link_id) data-status=(l.status) {
-                            td { (l.purpose) }
-                            td { (l.status) }
+                            td { (link_purpose_label(lang, &l.purpose)) }
+                            td { (link_status_label(lang, l.status)) }
                             td { @if let Some(code) = &l.code { strong.mono data-testid={ "agent-code-" (l.purpose) } { (code) } } @else { "–" } }
                         }
                     }

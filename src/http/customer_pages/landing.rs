@@ -47,7 +47,7 @@ fn page(
             p { (lang.t("link_code_explain")) }
             @if let Some(left) = error {
                 p.error role="alert" data-reason="wrong_code" data-testid="wrong-code" {
-                    (lang.t("wrong_code")) " " (lang.t("attempts_left")) ": " (left)
+                    (lang.t("wrong_code")) " " (lang.t_args("attempts_left", &[("count", left.into())]))
                 }
             }
             form method="post" action={ "/l/" (token) } {

@@ -103,7 +103,7 @@ fn link_page_error(e: LinkError, lang: Lang) -> PageError {
 }
 
 /// The frame of every customer page: the tenant's brand (name, logo, colours from its own
-/// stylesheet), the page in the customer's language, no script.
+/// stylesheet), the page in the customer's language with the switch to the others, no script.
 fn customer_frame(lang: Lang, brand: &Brand, title: &str, body: maud::Markup) -> maud::Markup {
     maud::html! {
         (maud::DOCTYPE)
@@ -118,6 +118,7 @@ fn customer_frame(lang: Lang, brand: &Brand, title: &str, body: maud::Markup) ->
             body.customer {
                 header {
                     (super::web::brand_mark(brand))
+                    (super::i18n::switch(lang))
                 }
                 main {
                     h1 { (title) }
